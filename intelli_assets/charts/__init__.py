@@ -1,0 +1,21 @@
+"""Chart registry: one `ChartSpec` per chart key. Adding a chart = one module + one line here."""
+
+from __future__ import annotations
+
+from intelli_assets.charts import bars, forecast, timeseries, treemap
+from intelli_assets.charts.base import Chart, ChartSpec, Param
+from intelli_assets.errors import ChartParamError
+
+CHARTS: dict[str, ChartSpec] = {
+    spec.key: spec
+    for spec in (*bars.SPECS, *timeseries.SPECS, *forecast.SPECS, *treemap.SPECS)
+}
+
+
+def get_chart(key: str) -> ChartSpec:
+    if key not in CHARTS:
+        raise ChartParamError(f"unknown chart {key!r}; available: {', '.join(CHARTS)}")
+    return CHARTS[key]
+
+
+__all__ = ["CHARTS", "Chart", "ChartSpec", "Param", "get_chart"]

@@ -1,0 +1,162 @@
+"""What a chart is (spec, params, result) and the layout every chart shares."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import plotly.graph_objects as go
+
+from intelli_assets.charts.labels import label
+from intelli_assets.dataset import Dataset
+from intelli_assets.errors import ChartParamError
+from intelli_assets.style import FONT_FAMILY, Style
+
+
+@dataclass(frozen=True)
+class Param:
+    """An integer chart parameter with bounds, validated strictly (True is not 1)."""
+
+    name: str
+    default: int | None
+    help: str
+    minimum: int = 1
+    maximum: int = 500
+
+    def validate(self, value: Any) -> int | None:
+        if value is None and self.default is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ChartParamError(f"parameter {self.name!r} must be a whole number, got {value!r}")
+        if not self.minimum <= value <= self.maximum:
+            raise ChartParamError(
+                f"parameter {self.name!r} must be between {self.minimum} and {self.maximum}, got {value}"
+            )
+        return value
+
+
+@dataclass
+class Chart:
+    key: str
+    figure: go.Figure
+    chart_data: dict
+    width: int
+    height: int
+
+
+BuildFn = Callable[[Dataset, dict, Style], Chart]
+
+
+@dataclass(frozen=True)
+class ChartSpec:
+    key: str
+    version: str
+    facet: str
+    description: str
+    build: BuildFn
+    params: tuple[Param, ...] = field(default_factory=tuple)
+
+    def validate_params(self, raw: Mapping[str, Any]) -> dict:
+        known = {p.name: p for p in self.params}
+        unknown = sorted(set(raw) - set(known))
+        if unknown:
+            raise ChartParamError(
+                f"chart {self.key!r} has no parameter {', '.join(map(repr, unknown))}; "
+                f"its parameters are: {', '.join(known) or 'none'}"
+            )
+        return {name: p.validate(raw.get(name, p.default)) for name, p in known.items()}
+
+    def run(self, dataset: Dataset, params: Mapping[str, Any], style: Style) -> Chart:
+        """Validate, then build: bad params fail before any data is touched."""
+        clean = self.validate_params(params)
+        dataset.facet(self.facet)  # fail clearly when the sheet is missing
+        chart = self.build(dataset, clean, style)
+        chart.chart_data.setdefault("warnings", [])
+        chart.chart_data["meta"] = {
+            "algorithm_key": self.key,
+            "algorithm_version": self.version,
+            "params": clean,
+            "style": style.to_dict(),
+        }
+        return chart
+
+
+def wrap_footnotes(lines: list[str], width_px: int, font_px: int) -> list[str]:
+    """Wrap footnotes to the figure width so no text runs off the image."""
+    chars = max(40, int(width_px / (font_px * 0.55)))
+    out: list[str] = []
+    for line in lines:
+        out.extend(textwrap.wrap(line, chars) or [""])
+    return out
+
+
+def apply_layout(
+    fig: go.Figure,
+    style: Style,
+    *,
+    height: int,
+    default_title: str,
+    footnotes: list[str] = (),
+    x_title: str | None = None,
+    y_title: str | None = None,
+    left_margin: int = 90,
+    right_margin: int = 40,
+    legend: bool = False,
+) -> tuple[int, int]:
+    """Common look: palette colours, fonts, footnotes under the plot; returns (width, height)."""
+    colors, fonts = style.colors, style.fonts
+    width = style.width
+    height = style.height or height
+    notes = wrap_footnotes(list(footnotes), width - 24, fonts.annotation) if style.show_footnotes else []
+    note_px = int(len(notes) * fonts.annotation * 1.45)
+    title = {"auto": default_title}.get(style.title or "", style.title)
+    top = 40 + (fonts.title * 3 if title else 0)
+    bottom = 70 + (24 if x_title else 0) + note_px
+    fig.update_layout(
+        width=width,
+        height=height,
+        paper_bgcolor=colors.background,
+        plot_bgcolor=colors.background,
+        font={"family": FONT_FAMILY, "color": colors.text, "size": fonts.tick},
+        margin={"l": left_margin, "r": right_margin, "t": top, "b": bottom, "pad": 4},
+        showlegend=legend,
+        legend={"font": {"size": fonts.legend}, "bgcolor": "rgba(0,0,0,0)"},
+        title={"text": title, "font": {"size": fonts.title}, "x": 0.5, "xanchor": "center"} if title else None,
+    )
+    axis = {
+        "showline": True,
+        "linecolor": colors.grid,
+        "gridcolor": colors.grid,
+        "zeroline": False,
+        "tickfont": {"size": fonts.tick},
+        "title": {"font": {"size": fonts.axis_label}},
+    }
+    fig.update_xaxes(**axis)
+    fig.update_yaxes(**axis)
+    if x_title:
+        fig.update_xaxes(title_text=x_title)
+    if y_title:
+        fig.update_yaxes(title_text=y_title)
+    if notes:
+        fig.add_annotation(
+            text="<br>".join(notes),
+            xref="paper",
+            yref="paper",
+            # start at the figure's left edge, not the plot's: paper x is plot-relative
+            x=-(left_margin - 12) / max(1, width - left_margin - right_margin),
+            y=0,
+            yshift=-(bottom - note_px - 10),
+            xanchor="left",
+            yanchor="top",
+            align="left",
+            showarrow=False,
+            font={"size": fonts.annotation, "color": colors.text},
+        )
+    return width, height
+
+
+def truncated_note(dataset: Dataset, facet: str, language: str) -> list[str]:
+    info = dataset.manifest.get("summary_stats", {}).get("facets", {}).get(facet, {})
+    return [label("truncated_note", language, rows=info["rows"])] if info.get("truncated") else []

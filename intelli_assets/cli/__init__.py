@@ -1,0 +1,157 @@
+"""`intelli`: validate workbooks, run the main job, try the demo, open the UI.
+
+Exit codes: 0 success, 1 a chart or run failed, 2 invalid input (file, sheet, parameter).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import warnings
+from pathlib import Path
+
+from intelli_assets.errors import IntelliError, InvalidSourceError
+
+EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
+
+
+def _err(message: str) -> None:
+    print(f"intelli: {message}", file=sys.stderr)
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from intelli_assets.espacenet import inspect_workbook
+
+    path = Path(args.path)
+    try:
+        _, report = inspect_workbook(path)
+    except InvalidSourceError as exc:
+        if args.json:
+            print(json.dumps({"path": str(path), "valid": False, "problems": exc.problems}))
+        else:
+            _err(str(exc))
+        return EXIT_INVALID
+    if args.json:
+        print(json.dumps(report.to_dict(), ensure_ascii=False))
+    else:
+        for sheet in report.recognized:
+            verdict = "ok" if sheet.ok else "INVALID: " + "; ".join(sheet.errors)
+            print(f"  {sheet.sheet!r:<36} -> {sheet.facet:<20} {sheet.rows:>5} rows  {verdict}")
+        for sheet in report.ignored_sheets:
+            print(f"  {sheet!r:<36} (ignored)")
+        if report.ok:
+            print(f"{path}: valid Espacenet Filters workbook")
+        else:
+            _err(f"{path}: invalid:\n" + "\n".join(f"  - {p}" for p in report.problems()))
+    return EXIT_OK if report.ok else EXIT_INVALID
+
+
+def cmd_run(args: argparse.Namespace, path: Path | None = None) -> int:
+    from intelli_assets.cli.instance import open_instance
+    from intelli_assets.cli.runner import parse_overrides, print_report, run_workbook, select_charts
+
+    path = path or Path(args.path)
+    try:
+        charts = select_charts(args.charts)
+        overrides = parse_overrides(args.set or [])
+        instance = open_instance()
+        progress = None if args.json else (lambda line: print(line, file=sys.stderr, flush=True))
+        report = run_workbook(path, charts, overrides, instance, progress)
+    except IntelliError as exc:
+        if args.json:
+            print(json.dumps({"status": "invalid", "error": str(exc)}, ensure_ascii=False))
+        _err(str(exc))
+        return EXIT_INVALID
+    if args.json:
+        print(json.dumps(report.to_dict(), ensure_ascii=False))
+    else:
+        print_report(report)
+    return EXIT_OK if report.status == "success" else EXIT_FAILED
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from intelli_assets.cli.instance import prepare_home
+    from intelli_assets.sample_workbook import write_sample_workbook
+
+    sample = prepare_home() / "samples" / "espacenet-sample.xlsx"
+    if not sample.exists():  # keep the first copy: same bytes, same partition on every demo
+        write_sample_workbook(sample)
+    if not args.json:
+        print(f"demo workbook: {sample}", file=sys.stderr)
+    code = cmd_run(args, sample)
+    if code == EXIT_OK and not args.json:
+        print(f"\nBrowse it: intelli ui   (Dagster UI on http://127.0.0.1:3000, DAGSTER_HOME={os.environ['DAGSTER_HOME']})")
+    return code
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    from intelli_assets.cli.instance import open_instance
+
+    open_instance()
+    workspace = Path(args.workspace)
+    if not workspace.exists():
+        _err(f"{workspace} not found; run from the project root or pass --workspace")
+        return EXIT_INVALID
+    argv = ["dagster", "dev", "-w", str(workspace), "-h", "127.0.0.1", "-p", str(args.port)]
+    os.execvp(argv[0], argv)
+    return EXIT_FAILED  # not reached
+
+
+def cmd_charts(args: argparse.Namespace) -> int:
+    from intelli_assets.charts import CHARTS
+
+    for spec in CHARTS.values():
+        params = ", ".join(f"{p.name}={p.default}" for p in spec.params) or "-"
+        print(f"{spec.key:<26} v{spec.version}  facet={spec.facet:<17} params: {params}\n    {spec.description}")
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="intelli", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("validate", help="check an Espacenet Filters workbook, sheet by sheet")
+    p.add_argument("path")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_validate)
+
+    for name, func, help_text in (("run", cmd_run, "ingest a workbook and render charts"),
+                                  ("demo", cmd_demo, "run everything on a generated sample workbook")):
+        p = sub.add_parser(name, help=help_text)
+        if name == "run":
+            p.add_argument("path")
+        p.add_argument("--charts", default="all", help="'all' or comma-separated chart keys (see `intelli charts`)")
+        p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                       help="chart parameter or style option, e.g. top_n=10, palette=ocean, language=en")
+        p.add_argument("--json", action="store_true", help="print one JSON object")
+        p.set_defaults(func=func)
+
+    p = sub.add_parser("charts", help="list the chart catalogue and parameters")
+    p.set_defaults(func=cmd_charts)
+
+    p = sub.add_parser("ui", help="start the Dagster UI on 127.0.0.1 with this project's instance")
+    p.add_argument("--port", type=int, default=3000)
+    p.add_argument("--workspace", default="workspace.yaml")
+    p.set_defaults(func=cmd_ui)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    warnings.filterwarnings("ignore")  # library chatter is not for CLI users; errors still show
+    logging.getLogger("dagster").setLevel(logging.ERROR)
+    try:
+        return args.func(args)
+    except IntelliError as exc:
+        _err(str(exc))
+        return EXIT_INVALID
+    except KeyboardInterrupt:
+        _err("interrupted")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,136 @@
+"""The canonical `Dataset` every chart consumes: a `facets` table plus a manifest.
+
+Stored as `facets.parquet` + `manifest.json` in one folder. No Dagster imports.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from intelli_assets.errors import IntelliError, MissingFacetError
+from intelli_assets.espacenet import FACET_SHEETS, WorkbookReport
+
+SCHEMA_VERSION = "2"
+PARTITION_KEY_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+
+
+def file_sha256(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def partition_key_for(name: str, sha256: str) -> str:
+    """Readable slug of the source name plus a short content hash: same bytes, same key."""
+    stem = Path(name).stem.lower()
+    slug = re.sub(r"[^a-z0-9]+", "-", stem).strip("-")[:40].strip("-") or "source"
+    return f"{slug}-{sha256[:10]}"
+
+
+@dataclass
+class Dataset:
+    facets: pd.DataFrame
+    manifest: dict
+
+    def facet(self, name: str) -> pd.DataFrame:
+        """Rows of one facet in source order; a clear error when the source lacks it."""
+        rows = self.facets[self.facets["facet"] == name]
+        if rows.empty:
+            sheets = " / ".join(repr(t) for t in FACET_SHEETS.get(name, (name,)))
+            available = ", ".join(sorted(self.facets["facet"].unique())) or "none"
+            raise MissingFacetError(
+                f"this chart needs the {name!r} facet (sheet {sheets}), which dataset "
+                f"{self.manifest.get('partition_key', '?')} does not have; available facets: {available}"
+            )
+        return rows.reset_index(drop=True)
+
+    def has_facet(self, name: str) -> bool:
+        return bool((self.facets["facet"] == name).any())
+
+
+def build_manifest(facets: pd.DataFrame, report: WorkbookReport, source: dict) -> dict:
+    per_facet = facets.groupby("facet", sort=False).agg(
+        rows=("count", "size"),
+        total=("count", "sum"),
+        by_family=("by_family", "first"),
+        truncated=("truncated", "first"),
+        source_sheet=("source_sheet", "first"),
+    )
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "source_type": source.get("source_type", "espacenet_excel"),
+        "source": source,
+        "query": report.query,
+        "results_count": report.results_count,
+        "columns_map": {row.source_sheet: facet for facet, row in per_facet.iterrows()},
+        "ignored_sheets": report.ignored_sheets,
+        "summary_stats": {
+            "total_rows": int(len(facets)),
+            "facets": {
+                facet: {
+                    "rows": int(row.rows),
+                    "total": int(row.total),
+                    "by_family": bool(row.by_family),
+                    "truncated": bool(row.truncated),
+                }
+                for facet, row in per_facet.iterrows()
+            },
+        },
+    }
+
+
+def save_dataset(dataset: Dataset, directory: str | Path) -> Path:
+    """Write atomically enough for readers: files appear only once complete."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    tmp_parquet = directory / "facets.parquet.tmp"
+    dataset.facets.to_parquet(tmp_parquet, index=False)
+    tmp_parquet.replace(directory / "facets.parquet")
+    tmp_manifest = directory / "manifest.json.tmp"
+    tmp_manifest.write_text(json.dumps(dataset.manifest, indent=2, ensure_ascii=False))
+    tmp_manifest.replace(directory / "manifest.json")
+    return directory
+
+
+def load_dataset(directory: str | Path) -> Dataset:
+    directory = Path(directory)
+    if not (directory / "manifest.json").exists():
+        raise IntelliError(f"no dataset at {directory}; materialize patent_dataset for this partition first")
+    manifest = json.loads((directory / "manifest.json").read_text())
+    return Dataset(pd.read_parquet(directory / "facets.parquet"), manifest)
+
+
+@dataclass
+class CheckOutcome:
+    name: str
+    passed: bool
+    description: str
+    failing_rows: int = 0
+
+
+def quality_checks(facets: pd.DataFrame) -> list[CheckOutcome]:
+    """The dataset's invariants; any failure blocks every chart downstream."""
+    counts = pd.to_numeric(facets["count"], errors="coerce")
+    bad_counts = counts.isna() | (counts < 0) | (counts % 1 != 0)
+    years = facets[facets["facet"].isin(["publication_year", "priority_year"])]
+    year_values = pd.to_numeric(years["value"], errors="coerce")
+    bad_years = year_values.isna() | (year_values < 1800) | (year_values > 2100)
+    dupes = facets.duplicated(["facet", "value"], keep=False)
+    return [
+        CheckOutcome("non_empty", len(facets) > 0, f"{len(facets)} facet rows"),
+        CheckOutcome("counts_are_non_negative_integers", not bad_counts.any(),
+                     f"{int(bad_counts.sum())} rows with a negative, fractional or missing count",
+                     int(bad_counts.sum())),
+        CheckOutcome("years_plausible", not bad_years.any(),
+                     f"{int(bad_years.sum())} year values outside 1800-2100", int(bad_years.sum())),
+        CheckOutcome("no_duplicate_values", not dupes.any(),
+                     f"{int(dupes.sum())} rows repeat a value within their facet", int(dupes.sum())),
+    ]

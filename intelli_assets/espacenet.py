@@ -1,0 +1,242 @@
+"""Reader for Espacenet "Filters" workbooks (pre-aggregated counts, one sheet per facet).
+
+Produces the universal `facets` table (facet, value, count, by_family, truncated, source_sheet)
+and a per-sheet validation report. No Dagster imports.
+"""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from intelli_assets.errors import InvalidSourceError
+
+EXCEL_SHEET_NAME_LIMIT = 31
+EXCEL_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".ods"}
+
+# facet -> accepted sheet titles (full titles; Excel may cut them at 31 characters).
+FACET_SHEETS: dict[str, tuple[str, ...]] = {
+    "countries": ("Countries (family)", "Countries"),
+    "languages": ("Languages (family)", "Languages"),
+    "publication_year": ("Earliest publication date (family)", "Earliest publication date"),
+    "priority_year": ("Earliest priority date (family)", "Earliest priority date"),
+    "ipc_main_groups": ("IPC main groups",),
+    "ipc_subgroups": ("IPC subgroups",),
+    "cpc_main_groups": ("CPC main groups",),
+    "cpc_subgroups": ("CPC subgroups",),
+    "cpc_offices": ("CPC assigning offices",),
+    "applicants": ("Applicants",),
+    "inventors": ("Inventors",),
+    "applicant_countries": ("Applicants - country",),
+    "inventor_countries": ("Inventors - country",),
+}
+YEAR_FACETS = {"publication_year", "priority_year"}
+
+# Espacenet lists at most this many rows per filter; a sheet that reaches its cap is cut
+# (the tail is then alphabetical among the smallest counts, not complete).
+ESPACENET_ROW_CAPS = {
+    "ipc_main_groups": 100,
+    "cpc_main_groups": 100,
+    "ipc_subgroups": 150,
+    "cpc_subgroups": 150,
+    "applicants": 1000,
+    "inventors": 1000,
+}
+COUNT_COLUMN_HINTS = ("number of documents", "number", "count", "documents", "publications")
+FACET_COLUMNS = ["facet", "value", "count", "by_family", "truncated", "source_sheet"]
+
+
+@dataclass
+class SheetReport:
+    sheet: str
+    facet: str | None
+    rows: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+@dataclass
+class WorkbookReport:
+    path: str
+    sheets: list[SheetReport]
+    ignored_sheets: list[str]
+    query: str | None = None
+    results_count: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.recognized) and all(s.ok for s in self.recognized)
+
+    @property
+    def recognized(self) -> list[SheetReport]:
+        return [s for s in self.sheets if s.facet]
+
+    def problems(self) -> list[str]:
+        if not self.recognized:
+            expected = ", ".join(titles[0] for titles in FACET_SHEETS.values())
+            found = ", ".join(repr(s.sheet) for s in self.sheets) or "none"
+            return [f"none of the expected sheets were found (expected any of: {expected}; found: {found})"]
+        return [f"sheet {s.sheet!r}: {e}" for s in self.recognized for e in s.errors]
+
+    def to_dict(self) -> dict:
+        return {
+            "path": self.path,
+            "valid": self.ok,
+            "query": self.query,
+            "results_count": self.results_count,
+            "sheets": {
+                s.sheet: {"facet": s.facet, "rows": s.rows, "valid": s.ok, "errors": s.errors}
+                for s in self.recognized
+            },
+            "ignored_sheets": self.ignored_sheets,
+            "problems": [] if self.ok else self.problems(),
+        }
+
+
+def _norm(name: str) -> str:
+    return re.sub(r"\s+", " ", name).strip().casefold()
+
+
+def match_facet(sheet_name: str) -> str | None:
+    """Facet for a sheet name, tolerant of case, spacing and Excel's 31-character cut."""
+    name = _norm(sheet_name)
+    for facet, titles in FACET_SHEETS.items():
+        for title in titles:
+            full = _norm(title)
+            # exports cut long names near Excel's 31-character limit (seen: 30)
+            cut = len(name) >= EXCEL_SHEET_NAME_LIMIT - 3 and full.startswith(name)
+            if name == full or cut:
+                return facet
+    return None
+
+
+def _check_container(path: Path) -> None:
+    """Fail early, with the reason, on files no Excel reader can open."""
+    if not path.exists():
+        raise InvalidSourceError(str(path), ["file does not exist"])
+    if not path.is_file():
+        raise InvalidSourceError(str(path), ["not a regular file"])
+    if path.stat().st_size == 0:
+        raise InvalidSourceError(str(path), ["file is empty (0 bytes)"])
+    if path.suffix.lower() not in EXCEL_SUFFIXES:
+        raise InvalidSourceError(
+            str(path), [f"unsupported file type {path.suffix!r}; expected one of {sorted(EXCEL_SUFFIXES)}"]
+        )
+    if path.suffix.lower() in {".xlsx", ".xlsm"} and not zipfile.is_zipfile(path):
+        raise InvalidSourceError(
+            str(path), ["not an Excel workbook: an .xlsx file is a zip archive and this one is not"]
+        )
+
+
+def _find_count_column(df: pd.DataFrame) -> str | None:
+    columns = [str(c) for c in df.columns[1:]]
+    for hint in COUNT_COLUMN_HINTS:
+        for col in columns:
+            if hint in col.casefold():
+                return col
+    return columns[0] if columns else None
+
+
+def _sheet_facets(facet: str, sheet: str, df: pd.DataFrame, report: SheetReport) -> pd.DataFrame | None:
+    if df.shape[1] < 2:
+        report.errors.append(f"expected 2 columns (<dimension>, 'Number of documents'), found {df.shape[1]}")
+        return None
+    df = df.dropna(how="all")
+    label_col = str(df.columns[0])
+    count_col = _find_count_column(df)
+    df = df[df[label_col].notna()]
+    report.rows = len(df)
+    if df.empty:
+        report.errors.append("no data rows")
+        return None
+    counts = pd.to_numeric(df[count_col], errors="coerce")
+    bad = counts.isna() | (counts < 0) | (counts % 1 != 0)
+    if bad.any():
+        first = bad.idxmax()
+        report.errors.append(
+            f"column {count_col!r} must hold non-negative whole numbers; "
+            f"row {int(first) + 2} has {df.loc[first, count_col]!r}"
+            + (f" ({int(bad.sum())} bad rows)" if bad.sum() > 1 else "")
+        )
+        return None
+    values = df[label_col]
+    if facet in YEAR_FACETS:
+        years = pd.to_numeric(values, errors="coerce")
+        bad_years = years.isna() | (years % 1 != 0) | (years < 1800) | (years > 2100)
+        if bad_years.any():
+            first = bad_years.idxmax()
+            report.errors.append(
+                f"column {label_col!r} must hold years (1800-2100); row {int(first) + 2} has {values[first]!r}"
+            )
+            return None
+        values = years.astype(int).astype(str)
+    else:
+        values = values.astype(str).str.strip()
+    by_family = "family" in _norm(sheet) or "family" in _norm(label_col)
+    cap = ESPACENET_ROW_CAPS.get(facet)
+    return pd.DataFrame(
+        {
+            "facet": facet,
+            "value": values.to_numpy(),
+            "count": counts.astype("int64").to_numpy(),
+            "by_family": by_family,
+            "truncated": bool(cap and len(df) >= cap),
+            "source_sheet": sheet,
+        }
+    )
+
+
+def _parse_query_sheet(df: pd.DataFrame) -> tuple[str | None, int | None]:
+    for cell in df.iloc[:, 0].dropna().astype(str):
+        m = re.match(r"\s*([\d,.\s]+)\s+results? found for\s+(.*)", cell, flags=re.S)
+        if m:
+            return m.group(2).strip(), int(re.sub(r"\D", "", m.group(1)))
+    return None, None
+
+
+def inspect_workbook(path: str | Path) -> tuple[pd.DataFrame | None, WorkbookReport]:
+    """Facets and a per-sheet report; raises InvalidSourceError only for unreadable files."""
+    path = Path(path)
+    _check_container(path)
+    try:
+        sheets = pd.read_excel(path, sheet_name=None, engine="calamine")
+    except Exception as exc:  # calamine's errors are terse; say what the file is not
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InvalidSourceError(str(path), [f"cannot be read as a spreadsheet ({reason})"]) from None
+    reports: list[SheetReport] = []
+    ignored: list[str] = []
+    frames: list[pd.DataFrame] = []
+    seen: set[str] = set()
+    query = results = None
+    for sheet, df in sheets.items():
+        if _norm(sheet) == "query":
+            query, results = _parse_query_sheet(df)
+            continue
+        facet = match_facet(sheet)
+        if facet is None or facet in seen:
+            ignored.append(sheet)
+            continue
+        seen.add(facet)
+        report = SheetReport(sheet=sheet, facet=facet)
+        reports.append(report)
+        frame = _sheet_facets(facet, sheet, df, report)
+        if frame is not None:
+            frames.append(frame)
+    report = WorkbookReport(str(path), reports, ignored, query=query, results_count=results)
+    facets = pd.concat(frames, ignore_index=True)[FACET_COLUMNS] if report.ok else None
+    return facets, report
+
+
+def read_filters_workbook(path: str | Path) -> tuple[pd.DataFrame, WorkbookReport]:
+    """Read and validate a Filters workbook; raise InvalidSourceError naming what is wrong."""
+    facets, report = inspect_workbook(path)
+    if facets is None:
+        raise InvalidSourceError(str(path), report.problems())
+    return facets, report

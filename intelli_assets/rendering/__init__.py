@@ -1,0 +1,191 @@
+"""Fast static export of Plotly figures through one warm Chromium page.
+
+kaleido reloads its page (and re-parses the 4.8 MB plotly.js) for every image. Here one tab
+loads the plotly.js that ships with the `plotly` package once, and every figure is laid out
+once as SVG; the PNG is that SVG rasterised on a canvas — the same steps `Plotly.toImage`
+takes, so the output matches kaleido's. No Dagster imports.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import tempfile
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import plotly
+import plotly.graph_objects as go
+import plotly.io as pio
+
+from intelli_assets.rendering.browser import BrowserError, ChromiumPipe, find_chromium
+
+log = logging.getLogger(__name__)
+PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+STATIC_FORMATS = ("png", "svg")
+DEFAULT_SIZE = (1200, 800)
+
+PAGE_SCRIPT = """
+window.renderFigure = async function (spec) {
+  const fig = spec.figure;
+  const svg = await Plotly.toImage(
+    {data: fig.data, layout: fig.layout, config: {}},
+    {format: 'svg', width: spec.width, height: spec.height, scale: 1, imageDataOnly: true});
+  const out = {};
+  if (spec.svg) out.svg = svg;
+  if (spec.png) {
+    const url = await Plotly.Snapshot.svgToImg({
+      svg: svg, format: 'png', width: spec.width, height: spec.height, scale: spec.scale,
+      canvas: document.createElement('canvas'), promise: true});
+    out.png = url.slice(url.indexOf(',') + 1);
+  }
+  if (spec.preview) {
+    const url = await Plotly.Snapshot.svgToImg({
+      svg: svg, format: 'png', width: spec.width, height: spec.height, scale: spec.preview,
+      canvas: document.createElement('canvas'), promise: true});
+    out.preview = url.slice(url.indexOf(',') + 1);
+  }
+  return out;
+};
+window.rendererReady = true;
+"""
+
+
+class RenderError(Exception):
+    """One figure could not be rendered (bad figure, or the browser failed twice)."""
+
+
+def figure_size(fig: go.Figure) -> tuple[int, int]:
+    return int(fig.layout.width or DEFAULT_SIZE[0]), int(fig.layout.height or DEFAULT_SIZE[1])
+
+
+class FigureRenderer:
+    """One Chromium with one page holding plotly.js; restarts the browser if it dies."""
+
+    def __init__(self, executable: str | None = None, timeout: float = 60.0):
+        self.executable = executable
+        self.timeout = timeout
+        self._browser: ChromiumPipe | None = None
+        self._session: str | None = None
+        self._dir: tempfile.TemporaryDirectory | None = None
+        self.restarts = 0
+
+    def __enter__(self) -> FigureRenderer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def start(self) -> None:
+        if self._browser and self._browser.alive:
+            return
+        self._dir = self._dir or tempfile.TemporaryDirectory(prefix="intelli-render-")
+        page = Path(self._dir.name) / "render.html"
+        page.write_text(
+            "<!DOCTYPE html><html><head><meta charset='utf-8'>"
+            f"<script src='{PLOTLY_JS.as_uri()}' charset='utf-8'></script>"
+            f"<script>{PAGE_SCRIPT}</script></head><body></body></html>"
+        )
+        self._browser = ChromiumPipe(self.executable or find_chromium(), timeout=self.timeout)
+        self._browser.start()
+        try:
+            target = self._browser.send("Target.createTarget", {"url": "about:blank"})
+            self._session = self._browser.send(
+                "Target.attachToTarget", {"targetId": target["targetId"], "flatten": True}
+            )["sessionId"]
+            self._browser.send("Page.navigate", {"url": page.as_uri()}, self._session)
+            self._wait_ready()
+        except BrowserError:
+            self._browser.close()
+            raise
+
+    def _evaluate(self, expression: str, timeout: float | None = None):
+        reply = self._browser.send(
+            "Runtime.evaluate",
+            {"expression": expression, "awaitPromise": True, "returnByValue": True},
+            self._session,
+            timeout=timeout,
+        )
+        if "exceptionDetails" in reply:
+            details = reply["exceptionDetails"]
+            text = details.get("exception", {}).get("description") or details.get("text")
+            raise RenderError(str(text).splitlines()[0])
+        return reply["result"].get("value")
+
+    def _wait_ready(self) -> None:
+        for _ in range(300):
+            if self._evaluate("window.rendererReady === true && typeof Plotly === 'object'"):
+                return
+            time.sleep(0.02)
+        raise BrowserError("plotly.js did not load in the render page")
+
+    def render(self, fig: go.Figure, formats: Sequence[str] = STATIC_FORMATS, scale: float = 1.0,
+               preview_scale: float | None = None) -> dict[str, bytes]:
+        """PNG and/or SVG bytes of one figure (plus a small PNG `preview` when asked) from one
+        layout; a dead browser is restarted and the figure retried once."""
+        unknown = set(formats) - set(STATIC_FORMATS)
+        if unknown:
+            raise ValueError(f"unsupported static format(s) {sorted(unknown)}; use png and/or svg")
+        width, height = figure_size(fig)
+        spec = {
+            "figure": json.loads(pio.to_json(fig, validate=False)),
+            "width": width, "height": height, "scale": scale,
+            "png": "png" in formats, "svg": "svg" in formats, "preview": preview_scale,
+        }
+        expression = f"window.renderFigure({json.dumps(spec)})"
+        for attempt in (1, 2):
+            self.start()
+            try:
+                value = self._evaluate(expression)
+                break
+            except BrowserError as exc:
+                log.warning("renderer browser failed (%s); restarting", exc)
+                self._browser.close()
+                self.restarts += 1
+                if attempt == 2:
+                    raise RenderError(f"the browser failed twice while rendering: {exc}") from None
+        out: dict[str, bytes] = {}
+        if "png" in formats:
+            out["png"] = base64.b64decode(value["png"])
+        if "svg" in formats:
+            out["svg"] = value["svg"].encode("utf-8")
+        if preview_scale:
+            out["preview"] = base64.b64decode(value["preview"])
+        return out
+
+    def render_many(self, figures: Iterable[go.Figure], formats: Sequence[str] = STATIC_FORMATS,
+                    scale: float = 1.0) -> list[dict[str, bytes]]:
+        return [self.render(fig, formats, scale) for fig in figures]
+
+    @property
+    def browser_pid(self) -> int | None:
+        return self._browser.process.pid if self._browser and self._browser.alive else None
+
+    def close(self) -> None:
+        if self._browser:
+            self._browser.close()
+            self._browser = None
+        if self._dir:
+            self._dir.cleanup()
+            self._dir = None
+
+
+def render_many(figures: Iterable[go.Figure], formats: Sequence[str] = STATIC_FORMATS,
+                renderer: FigureRenderer | None = None, scale: float = 1.0) -> list[dict[str, bytes]]:
+    """Bytes per figure and format. Pass a started renderer to keep its browser warm across calls."""
+    if renderer is not None:
+        return renderer.render_many(figures, formats, scale)
+    with FigureRenderer() as own:
+        return own.render_many(figures, formats, scale)
+
+
+def figure_html(fig: go.Figure) -> str:
+    """Interactive, self-contained HTML: plotly.js inlined from the package, never a CDN."""
+    return fig.to_html(include_plotlyjs=True, full_html=True,
+                       config={"displaylogo": False, "responsive": True})
+
+
+__all__ = ["BrowserError", "FigureRenderer", "RenderError", "figure_html", "render_many"]

@@ -1,0 +1,177 @@
+"""A headless Chromium driven over the DevTools protocol on a pipe (no network port).
+
+Chromium's `--remote-debugging-pipe` reads NUL-terminated JSON commands on fd 3 and writes
+replies and events on fd 4. One command at a time is all the renderer needs, so this client
+is synchronous: write, then read until the reply with the same id arrives.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import select
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from intelli_assets.errors import IntelliError
+
+BROWSER_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
+# no first-run, no background traffic: this machine's network is closed, and charts need none
+CHROMIUM_FLAGS = (
+    "--headless=new",
+    "--disable-gpu",
+    "--no-first-run",
+    "--no-default-browser-check",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-extensions",
+    "--disable-default-apps",
+    "--disable-quic",
+    "--mute-audio",
+    "--hide-scrollbars",
+    "--allow-file-access-from-files",
+    "--remote-debugging-pipe",
+)
+
+
+class BrowserError(IntelliError):
+    """Chromium is missing, died, or did not answer in time."""
+
+
+def find_chromium() -> str:
+    """Path of a Chromium/Chrome binary: $BROWSER_PATH (kaleido's variable) first, then PATH."""
+    explicit = os.environ.get("BROWSER_PATH")
+    if explicit:
+        if Path(explicit).is_file() and os.access(explicit, os.X_OK):
+            return explicit
+        raise BrowserError(f"BROWSER_PATH={explicit!r} is not an executable file")
+    for name in BROWSER_NAMES:
+        found = shutil.which(name)
+        if found:
+            return found
+    raise BrowserError(
+        "no Chromium found for rendering charts; install one (Debian/Ubuntu: "
+        "`apt-get install -y chromium`, macOS: install Google Chrome) or set BROWSER_PATH"
+    )
+
+
+class ChromiumPipe:
+    """One Chromium process and its DevTools pipe."""
+
+    def __init__(self, executable: str | None = None, timeout: float = 30.0):
+        self.executable = executable or find_chromium()
+        self.timeout = timeout
+        self.process: subprocess.Popen | None = None
+        self._next_id = 0
+        self._buffer = b""
+
+    def start(self) -> None:
+        self._profile = tempfile.mkdtemp(prefix="intelli-chromium-")
+        to_child_r, self._to_child_w = os.pipe()
+        self._from_child_r, from_child_w = os.pipe()
+        # park the child's ends above fd 10 so the remap to 3/4 cannot clobber one with the other
+        high_r = fcntl.fcntl(to_child_r, fcntl.F_DUPFD, 10)
+        high_w = fcntl.fcntl(from_child_w, fcntl.F_DUPFD, 10)
+
+        def remap_pipe_fds() -> None:
+            os.dup2(high_r, 3)
+            os.dup2(high_w, 4)
+
+        args = [self.executable, *CHROMIUM_FLAGS, f"--user-data-dir={self._profile}"]
+        if os.geteuid() == 0:
+            args.append("--no-sandbox")  # Chromium refuses to run sandboxed as root
+        args.append("about:blank")
+        try:
+            self.process = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
+                args,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                pass_fds=(3, 4),
+                preexec_fn=remap_pipe_fds,  # noqa: PLW1509 - only os.dup2 runs in the child
+                start_new_session=True,
+            )
+        finally:
+            for fd in (to_child_r, from_child_w, high_r, high_w):
+                os.close(fd)
+        self._next_id = 0
+        self._buffer = b""
+
+    @property
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def send(self, method: str, params: dict | None = None, session_id: str | None = None,
+             timeout: float | None = None) -> dict:
+        if not self.alive:
+            raise BrowserError("Chromium is not running")
+        self._next_id += 1
+        message: dict[str, Any] = {"id": self._next_id, "method": method, "params": params or {}}
+        if session_id:
+            message["sessionId"] = session_id
+        data = json.dumps(message).encode() + b"\0"
+        try:
+            while data:
+                data = data[os.write(self._to_child_w, data):]
+        except OSError as exc:
+            raise BrowserError(f"Chromium pipe closed while sending {method}: {exc}") from None
+        return self._read_reply(self._next_id, method, timeout or self.timeout)
+
+    def _read_reply(self, wanted: int, method: str, timeout: float) -> dict:
+        deadline = time.monotonic() + timeout
+        while True:
+            while b"\0" in self._buffer:
+                raw, self._buffer = self._buffer.split(b"\0", 1)
+                message = json.loads(raw)
+                if message.get("id") != wanted:
+                    continue  # an event; the renderer waits on replies only
+                if "error" in message:
+                    raise BrowserError(f"{method} failed: {message['error'].get('message')}")
+                return message.get("result", {})
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise BrowserError(f"Chromium did not answer {method} within {timeout:.0f} s")
+            ready, _, _ = select.select([self._from_child_r], [], [], min(remaining, 1.0))
+            if not ready:
+                if not self.alive:
+                    raise BrowserError(f"Chromium exited (code {self.process.returncode}) during {method}")
+                continue
+            chunk = os.read(self._from_child_r, 1 << 20)
+            if not chunk:
+                raise BrowserError(f"Chromium closed its pipe during {method}")
+            self._buffer += chunk
+
+    def close(self) -> None:
+        """Ask Chromium to quit, then make sure it and its children are gone."""
+        if self.process is None:
+            return
+        if self.alive:
+            try:
+                self.send("Browser.close", timeout=3)
+            except BrowserError:
+                pass
+            try:
+                self.process.wait(3)
+            except subprocess.TimeoutExpired:
+                pass
+        try:  # the whole session: renderer and zygote children too
+            os.killpg(self.process.pid, 9)
+        except (ProcessLookupError, PermissionError):
+            pass
+        try:
+            self.process.wait(5)
+        except subprocess.TimeoutExpired:
+            pass
+        for fd in (self._to_child_w, self._from_child_r):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        shutil.rmtree(self._profile, ignore_errors=True)
+        self.process = None
