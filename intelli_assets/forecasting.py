@@ -57,7 +57,7 @@ def kpss_diffs(y: np.ndarray, alpha: float = 0.05, max_d: int = 2) -> int:
     d, x = 0, y.astype(float)
     while d < max_d and len(x) > 3 and np.ptp(x) > 0:
         lags = int(np.trunc(3 * np.sqrt(len(x)) / 13))
-        _, pvalue, *_ = kpss(x, regression="c", nlags=lags)
+        _, pvalue, *_ = kpss(x, regression="c", nlags=lags, result_object=False)
         if pvalue >= alpha:
             break
         d, x = d + 1, np.diff(x)

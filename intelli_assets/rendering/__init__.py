@@ -12,6 +12,7 @@ import base64
 import json
 import logging
 import tempfile
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -70,6 +71,8 @@ class FigureRenderer:
         self._browser: ChromiumPipe | None = None
         self._session: str | None = None
         self._dir: tempfile.TemporaryDirectory | None = None
+        self._warming: threading.Thread | None = None
+        self._warm_error: BaseException | None = None
         self.restarts = 0
 
     def __enter__(self) -> FigureRenderer:
@@ -79,7 +82,28 @@ class FigureRenderer:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def start_in_background(self) -> None:
+        """Start Chromium and load plotly.js while the caller does other work (~1 s saved)."""
+
+        def warm() -> None:
+            try:
+                self._start()
+            except BaseException as exc:  # noqa: BLE001 - re-raised by the first render
+                self._warm_error = exc
+
+        self._warming = threading.Thread(target=warm, name="chart-renderer-warmup", daemon=True)
+        self._warming.start()
+
     def start(self) -> None:
+        if self._warming is not None:
+            self._warming.join()
+            self._warming = None
+            if self._warm_error is not None:
+                error, self._warm_error = self._warm_error, None
+                raise error
+        self._start()
+
+    def _start(self) -> None:
         if self._browser and self._browser.alive:
             return
         self._dir = self._dir or tempfile.TemporaryDirectory(prefix="intelli-render-")
@@ -165,6 +189,9 @@ class FigureRenderer:
         return self._browser.process.pid if self._browser and self._browser.alive else None
 
     def close(self) -> None:
+        if self._warming is not None:
+            self._warming.join()
+            self._warming = None
         if self._browser:
             self._browser.close()
             self._browser = None
