@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 from intelli_assets.charts import bars, forecast, timeseries, treemap
 from intelli_assets.charts.base import Chart, ChartSpec, Param
 from intelli_assets.errors import ChartParamError
@@ -18,4 +21,12 @@ def get_chart(key: str) -> ChartSpec:
     return CHARTS[key]
 
 
-__all__ = ["CHARTS", "Chart", "ChartSpec", "Param", "get_chart"]
+SCHEMAS_DIR = Path(__file__).resolve().parent.parent / "schemas"
+
+
+def chart_data_schema(key: str) -> dict:
+    """The JSON Schema documenting a chart's `chart_data` (intelli_assets/schemas/<key>.json)."""
+    return json.loads((SCHEMAS_DIR / f"{get_chart(key).key}.json").read_text())
+
+
+__all__ = ["CHARTS", "Chart", "ChartSpec", "Param", "chart_data_schema", "get_chart"]

@@ -2,8 +2,6 @@
 
 import dagster as dg
 
-from intelli_assets.defs.common.partitions import datasets_partitions
-
 MAIN_JOB_NAME = "dataset_charts"
 
 # in-process: the multiprocess executor starts a Python process and a browser per step
@@ -11,7 +9,6 @@ MAIN_JOB_NAME = "dataset_charts"
 dataset_charts_job = dg.define_asset_job(
     MAIN_JOB_NAME,
     selection=dg.AssetSelection.groups("sources", "datasets", "charts"),
-    partitions_def=datasets_partitions,
     executor_def=dg.in_process_executor,
     description="Copy a source, build its canonical dataset, render every chart.",
     tags={"dagster/max_runtime": "1800"},

@@ -106,6 +106,10 @@ class FigureRenderer:
     def _start(self) -> None:
         if self._browser and self._browser.alive:
             return
+        if self._browser is not None:  # it died: clean up what is left, then start afresh
+            self._browser.close()
+            self.restarts += 1
+            log.warning("renderer browser was gone; restarting it (restart %d)", self.restarts)
         self._dir = self._dir or tempfile.TemporaryDirectory(prefix="intelli-render-")
         page = Path(self._dir.name) / "render.html"
         page.write_text(
@@ -166,9 +170,8 @@ class FigureRenderer:
                 value = self._evaluate(expression)
                 break
             except BrowserError as exc:
-                log.warning("renderer browser failed (%s); restarting", exc)
+                log.warning("renderer browser failed (%s)", exc)
                 self._browser.close()
-                self.restarts += 1
                 if attempt == 2:
                     raise RenderError(f"the browser failed twice while rendering: {exc}") from None
         out: dict[str, bytes] = {}

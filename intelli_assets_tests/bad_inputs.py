@@ -1,0 +1,47 @@
+"""Broken workbooks that real users send: each made on the fly, never copied from anywhere."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from openpyxl import Workbook
+
+
+def zero_byte(folder: Path) -> Path:
+    path = folder / "empty.xlsx"
+    path.write_bytes(b"")
+    return path
+
+
+def text_renamed(folder: Path) -> Path:
+    path = folder / "notes.xlsx"
+    path.write_text("publication number;title\nEP1;Something\n")
+    return path
+
+
+def no_expected_sheets(folder: Path) -> Path:
+    wb = Workbook()
+    wb.active.title = "Results"
+    wb.active.append(["Title", "Publication number"])
+    wb.active.append(["A plant", "EP1234567"])
+    path = folder / "results-list.xlsx"
+    wb.save(path)
+    return path
+
+
+def non_numeric_counts(folder: Path) -> Path:
+    wb = Workbook()
+    wb.active.title = "Countries (family)"
+    for row in (["Countries (family)", "Number of documents"], ["CN", 12], ["US", "many"], ["EP", 3]):
+        wb.active.append(row)
+    path = folder / "bad-counts.xlsx"
+    wb.save(path)
+    return path
+
+
+BAD_INPUTS = {
+    "zero_byte": (zero_byte, "empty (0 bytes)"),
+    "text_renamed": (text_renamed, "not an Excel workbook"),
+    "no_expected_sheets": (no_expected_sheets, "none of the expected sheets"),
+    "non_numeric_counts": (non_numeric_counts, "sheet 'Countries (family)': column 'Number of documents'"),
+}

@@ -1,0 +1,141 @@
+"""The asset graph with materialize(): real files, real Chromium, a persistent test instance."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import dagster as dg
+import pytest
+from openpyxl import Workbook
+
+from intelli_assets.dataset import file_sha256, partition_key_for
+from intelli_assets.defs.charts.assets import chart_assets
+from intelli_assets.defs.charts.resources import ChartRenderer
+from intelli_assets.defs.common.partitions import DATASETS_PARTITIONS_NAME
+from intelli_assets.defs.common.resources import ArtifactStore
+from intelli_assets.defs.datasets.assets import patent_dataset
+from intelli_assets.defs.sources.assets import raw_source
+
+ASSETS = [raw_source, patent_dataset, *chart_assets]
+COUNTRIES = dg.AssetKey(["charts", "top_patent_countries"])
+RAW, DATASET = dg.AssetKey("raw_source"), dg.AssetKey("patent_dataset")
+
+
+def partition_for(instance: dg.DagsterInstance, path: Path) -> str:
+    key = partition_key_for(path.name, file_sha256(path))
+    instance.add_dynamic_partitions(DATASETS_PARTITIONS_NAME, [key])
+    return key
+
+
+def materialize(instance, store_root, key, path, selection, chart_config=None):
+    ops = {"raw_source": {"config": {"path": str(path)}}} if RAW in selection else {}
+    for asset_key, config in (chart_config or {}).items():
+        ops[f"charts__{asset_key}"] = {"config": config}
+    return dg.materialize(
+        ASSETS,
+        instance=instance,
+        partition_key=key,
+        selection=selection,
+        resources={"store": ArtifactStore(root=str(store_root)), "renderer": ChartRenderer()},
+        run_config={"ops": ops},
+        raise_on_error=False,
+    )
+
+
+@pytest.fixture
+def instance():
+    with dg.instance_for_test() as inst:
+        yield inst
+
+
+def test_source_dataset_and_chart(instance, tmp_path, sample_workbook):
+    key = partition_for(instance, sample_workbook)
+    result = materialize(instance, tmp_path, key, sample_workbook, [RAW, DATASET, COUNTRIES],
+                         {"top_patent_countries": {"top_n": 5, "language": "en"}})
+    assert result.success
+    raw = (tmp_path / key / "raw" / sample_workbook.name).read_bytes()
+    assert raw == sample_workbook.read_bytes()
+    manifest = json.loads((tmp_path / key / "dataset" / "manifest.json").read_text())
+    assert manifest["schema_version"] == "2" and manifest["summary_stats"]["facets"]["countries"]["total"] == 267
+    checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+    assert checks == dict.fromkeys(checks, True) and len(checks) == 4
+    chart = result.asset_materializations_for_node("charts__top_patent_countries")[0]
+    meta = chart.metadata
+    assert meta["preview"].value.startswith("![top_patent_countries](data:image/png;base64,")
+    data = json.loads(Path(meta["chart_data_path"].value).read_text())
+    # top 5 plus Ecuador (rank 8) as its own bar, plus Others; largest last
+    assert data["series"][0]["labels"] == ["Others", "EC", "KR", "EP", "WO", "US", "CN"]
+    assert data["totals"]["ecuador_rank"] == 8
+    assert meta["chart_data"].value["totals"]["total_publications"] == 267
+    for fmt in ("png", "svg", "html"):
+        assert Path(meta[f"{fmt}_path"].value).stat().st_size > 1000
+    assert meta["params"].value["params"] == {"top_n": 5}
+
+
+def test_other_params_never_overwrite_an_earlier_render(instance, tmp_path, sample_workbook):
+    key = partition_for(instance, sample_workbook)
+    materialize(instance, tmp_path, key, sample_workbook, [RAW, DATASET])
+    paths = []
+    for top_n in (5, 10, 5):
+        result = materialize(instance, tmp_path, key, sample_workbook, [COUNTRIES],
+                             {"top_patent_countries": {"top_n": top_n}})
+        paths.append(result.asset_materializations_for_node("charts__top_patent_countries")[0]
+                     .metadata["png_path"].value)
+    assert paths[0] != paths[1] and paths[0] == paths[2]
+    assert all(Path(p).exists() for p in paths)
+    history = instance.fetch_materializations(COUNTRIES, limit=10).records
+    assert len(history) == 3  # every render is in the audit trail
+
+
+def test_invalid_chart_param_fails_the_step_with_a_clear_message(instance, tmp_path, sample_workbook):
+    key = partition_for(instance, sample_workbook)
+    materialize(instance, tmp_path, key, sample_workbook, [RAW, DATASET])
+    result = materialize(instance, tmp_path, key, sample_workbook, [COUNTRIES],
+                         {"top_patent_countries": {"top_n": 0, "palette": "neon"}})
+    assert not result.success
+    message = result.get_step_failure_events()[0].step_failure_data.error.message
+    assert "palette 'neon' is not one of" in message
+    assert instance.fetch_materializations(COUNTRIES, limit=5).records == []
+
+
+def test_failing_check_blocks_charts_and_keeps_the_other_partition(instance, tmp_path, sample_workbook):
+    good = partition_for(instance, sample_workbook)
+    assert materialize(instance, tmp_path, good, sample_workbook, [RAW, DATASET, COUNTRIES]).success
+    # a workbook that reads fine but repeats a country: the blocking check must stop it
+    wb = Workbook()
+    wb.active.title = "Countries (family)"
+    for row in (["Countries (family)", "Number of documents"], ["CN", 5], ["CN", 3]):
+        wb.active.append(row)
+    dupes = tmp_path / "dupes.xlsx"
+    wb.save(dupes)
+    bad = partition_for(instance, dupes)
+    result = materialize(instance, tmp_path, bad, dupes, [RAW, DATASET, COUNTRIES])
+    assert not result.success
+    failed_checks = [e.check_name for e in result.get_asset_check_evaluations() if not e.passed]
+    assert failed_checks == ["no_duplicate_values"]
+    assert not (tmp_path / bad / "dataset" / "manifest.json").exists()
+    assert COUNTRIES not in {m.asset_key for m in result.get_asset_materialization_events()}
+    # the good partition is untouched
+    records = instance.fetch_materializations(COUNTRIES, limit=10).records
+    assert [r.partition_key for r in records] == [good]
+    assert (tmp_path / good / "dataset" / "manifest.json").exists()
+
+
+def test_raw_source_refuses_a_file_of_another_partition(instance, tmp_path, sample_workbook):
+    key = partition_for(instance, sample_workbook)
+    other = tmp_path / "other.xlsx"
+    wb = Workbook()
+    wb.save(other)
+    result = materialize(instance, tmp_path, key, other, [RAW])
+    assert not result.success
+    assert "not this partition's" in result.get_step_failure_events()[0].step_failure_data.error.message
+
+
+def test_rematerialize_raw_source_without_path_reuses_the_stored_copy(instance, tmp_path, sample_workbook):
+    key = partition_for(instance, sample_workbook)
+    assert materialize(instance, tmp_path, key, sample_workbook, [RAW]).success
+    result = dg.materialize([raw_source], instance=instance, partition_key=key,
+                            resources={"store": ArtifactStore(root=str(tmp_path))})
+    meta = result.asset_materializations_for_node("raw_source")[0].metadata
+    assert meta["sha256"].value == file_sha256(sample_workbook)

@@ -1,0 +1,109 @@
+"""The Filters workbook reader on real exports, generated ones and broken ones."""
+
+from __future__ import annotations
+
+import pytest
+from openpyxl import Workbook
+
+from intelli_assets.dataset import quality_checks
+from intelli_assets.errors import InvalidSourceError
+from intelli_assets.espacenet import inspect_workbook, match_facet, read_filters_workbook
+from intelli_assets_tests.bad_inputs import BAD_INPUTS
+from intelli_assets_tests.conftest import real_workbook
+
+
+def facet_counts(facets, facet):
+    rows = facets[facets["facet"] == facet]
+    return dict(zip(rows["value"], rows["count"]))
+
+
+def test_reads_real_workbook_countries_and_years():
+    facets, report = read_filters_workbook(real_workbook("Filters_20250331_1141"))
+    countries = facet_counts(facets, "countries")
+    assert (countries["CN"], countries["WO"], countries["US"]) == (192, 30, 29)
+    assert sum(countries.values()) == 364
+    years = facet_counts(facets, "publication_year")
+    assert years["2023"] == 43 and years["2006"] == 2
+    assert report.results_count == 241
+    assert report.query.startswith('(ctxt all "plant*"')
+    assert report.ignored_sheets == []
+    assert len(report.recognized) == 13
+
+
+def test_family_and_truncation_flags():
+    facets, _ = read_filters_workbook(real_workbook("Filters_20250331_1141"))
+    flags = facets.groupby("facet")[["by_family", "truncated"]].first()
+    assert flags.loc["countries", "by_family"] and flags.loc["publication_year", "by_family"]
+    assert not flags.loc["applicants", "by_family"]
+    # Espacenet cuts inventors at 1000 rows and CPC subgroups at 150
+    assert flags.loc["inventors", "truncated"] and flags.loc["cpc_subgroups", "truncated"]
+    assert not flags.loc["applicants", "truncated"]
+
+
+def test_second_real_workbook():
+    facets, _ = read_filters_workbook(real_workbook("Filters_20250522_1212"))
+    assert facet_counts(facets, "countries")["CN"] == 82
+    assert facet_counts(facets, "applicants")["UNIV TONGJI"] == 4
+    assert all(c.passed for c in quality_checks(facets))
+
+
+@pytest.mark.parametrize(
+    "sheet, facet",
+    [
+        ("Earliest publication date (fam", "publication_year"),  # Espacenet's own cut
+        ("Earliest publication date (fami", "publication_year"),  # Excel's 31-character cut
+        ("countries (FAMILY)", "countries"),
+        ("  Applicants ", "applicants"),
+        ("Applicants - country", "applicant_countries"),
+        ("Countries", "countries"),
+        ("Results", None),
+        ("Earliest", None),
+    ],
+)
+def test_sheet_matching(sheet, facet):
+    assert match_facet(sheet) == facet
+
+
+@pytest.mark.parametrize("case", sorted(BAD_INPUTS))
+def test_bad_inputs_name_file_and_fault(case, tmp_path):
+    make, expected = BAD_INPUTS[case]
+    path = make(tmp_path)
+    with pytest.raises(InvalidSourceError) as err:
+        read_filters_workbook(path)
+    assert str(path) in str(err.value)
+    assert expected in str(err.value)
+
+
+def test_bad_count_names_row_and_value(tmp_path):
+    _, report = inspect_workbook(BAD_INPUTS["non_numeric_counts"][0](tmp_path))
+    assert not report.ok
+    (problem,) = report.problems()
+    assert "row 3 has 'many'" in problem
+
+
+def test_one_bad_sheet_among_good_ones_is_reported_by_name(tmp_path):
+    wb = Workbook()
+    wb.active.title = "Countries (family)"
+    for row in (["Countries (family)", "Number of documents"], ["CN", 5]):
+        wb.active.append(row)
+    years = wb.create_sheet("Earliest publication date (fam")
+    for row in (["Earliest publication date (family)", "Number of documents"], ["twenty", 3]):
+        years.append(row)
+    path = tmp_path / "mixed.xlsx"
+    wb.save(path)
+    _, report = inspect_workbook(path)
+    assert [s.ok for s in report.recognized] == [True, False]
+    assert "years (1800-2100)" in report.problems()[0]
+    assert "Earliest publication date (fam" in report.problems()[0]
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(InvalidSourceError, match="does not exist"):
+        read_filters_workbook(tmp_path / "nope.xlsx")
+
+
+def test_generated_sample_is_valid(sample_workbook):
+    facets, report = read_filters_workbook(sample_workbook)
+    assert report.ok
+    assert facet_counts(facets, "countries")["EC"] == 7
+    assert all(c.passed for c in quality_checks(facets))
