@@ -6,7 +6,7 @@ import plotly.graph_objects as go
 
 from intelli_assets.charts.base import Chart, ChartSpec, Param
 from intelli_assets.charts.labels import label
-from intelli_assets.charts.timeseries import CUTOFF, layout_years, line, years_range, yearly_series
+from intelli_assets.charts.timeseries import CUTOFF, layout_years, line, yearly_series, years_range
 from intelli_assets.dataset import Dataset
 from intelli_assets.forecasting import cagr, forecast_series
 from intelli_assets.style import Style

@@ -50,11 +50,15 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace, path: Path | None = None) -> int:
-    from intelli_assets.cli.instance import open_instance
-    from intelli_assets.cli.runner import parse_overrides, print_report, run_workbook, select_charts
+    from intelli_assets.rendering import prewarm, take_prewarmed
 
     path = path or Path(args.path)
+    if path.is_file():  # start Chromium first, on the other core, while the rest is imported
+        prewarm()
     try:
+        from intelli_assets.cli.instance import open_instance
+        from intelli_assets.cli.runner import parse_overrides, print_report, run_workbook, select_charts
+
         charts = select_charts(args.charts)
         overrides = parse_overrides(args.set or [])
         instance = open_instance()
@@ -65,6 +69,10 @@ def cmd_run(args: argparse.Namespace, path: Path | None = None) -> int:
             print(json.dumps({"status": "invalid", "error": str(exc)}, ensure_ascii=False))
         _err(str(exc))
         return EXIT_INVALID
+    finally:
+        unused = take_prewarmed()  # still there when the run never started
+        if unused is not None:
+            unused.close()
     if args.json:
         print(json.dumps(report.to_dict(), ensure_ascii=False))
     else:

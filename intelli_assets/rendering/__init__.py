@@ -84,6 +84,8 @@ class FigureRenderer:
 
     def start_in_background(self) -> None:
         """Start Chromium and load plotly.js while the caller does other work (~1 s saved)."""
+        if self._warming is not None or (self._browser and self._browser.alive):
+            return
 
         def warm() -> None:
             try:
@@ -203,6 +205,29 @@ class FigureRenderer:
             self._dir = None
 
 
+_prewarmed: FigureRenderer | None = None
+
+
+def prewarm(executable: str | None = None) -> None:
+    """Start a renderer now, in the background, for the next run in this process to take.
+
+    The CLI calls this before its heavy imports, so Chromium starts on the other core meanwhile."""
+    global _prewarmed
+    if _prewarmed is None:
+        _prewarmed = FigureRenderer(executable)
+        _prewarmed.start_in_background()
+
+
+def take_prewarmed(executable: str | None = None) -> FigureRenderer | None:
+    """The prewarmed renderer, if any (and if it uses the same browser); the taker closes it."""
+    global _prewarmed
+    renderer, _prewarmed = _prewarmed, None
+    if renderer is not None and executable not in (None, renderer.executable):
+        renderer.close()
+        return None
+    return renderer
+
+
 def render_many(figures: Iterable[go.Figure], formats: Sequence[str] = STATIC_FORMATS,
                 renderer: FigureRenderer | None = None, scale: float = 1.0) -> list[dict[str, bytes]]:
     """Bytes per figure and format. Pass a started renderer to keep its browser warm across calls."""
@@ -218,4 +243,4 @@ def figure_html(fig: go.Figure) -> str:
                        config={"displaylogo": False, "responsive": True})
 
 
-__all__ = ["BrowserError", "FigureRenderer", "RenderError", "figure_html", "render_many"]
+__all__ = ["BrowserError", "FigureRenderer", "RenderError", "figure_html", "prewarm", "render_many", "take_prewarmed"]

@@ -7,12 +7,12 @@ is synchronous: write, then read until the reply with the same id arrives.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import select
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -37,6 +37,16 @@ CHROMIUM_FLAGS = (
     "--hide-scrollbars",
     "--allow-file-access-from-files",
     "--remote-debugging-pipe",
+)
+
+
+FD_WRAPPER = (
+    "import os, sys\n"
+    "r, w = int(sys.argv[1]), int(sys.argv[2])\n"
+    "os.dup2(r, 3) if r != 3 else None\n"
+    "os.dup2(w, 4) if w != 4 else None\n"
+    "[os.close(fd) for fd in (r, w) if fd not in (3, 4)]\n"
+    "os.execv(sys.argv[3], sys.argv[3:])\n"
 )
 
 
@@ -75,31 +85,24 @@ class ChromiumPipe:
         self._profile = tempfile.mkdtemp(prefix="intelli-chromium-")
         to_child_r, self._to_child_w = os.pipe()
         self._from_child_r, from_child_w = os.pipe()
-        # park the child's ends above fd 10 so the remap to 3/4 cannot clobber one with the other
-        high_r = fcntl.fcntl(to_child_r, fcntl.F_DUPFD, 10)
-        high_w = fcntl.fcntl(from_child_w, fcntl.F_DUPFD, 10)
-
-        def remap_pipe_fds() -> None:
-            os.dup2(high_r, 3)
-            os.dup2(high_w, 4)
-
         args = [self.executable, *CHROMIUM_FLAGS, f"--user-data-dir={self._profile}"]
         if os.geteuid() == 0:
             args.append("--no-sandbox")  # Chromium refuses to run sandboxed as root
         args.append("about:blank")
         try:
+            # A tiny Python wrapper moves the pipe ends to fds 3/4 and execs Chromium. Doing it
+            # in preexec_fn instead races with other threads opening and closing fds.
             self.process = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
-                args,
+                [sys.executable, "-I", "-S", "-c", FD_WRAPPER, str(to_child_r), str(from_child_w), *args],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
-                pass_fds=(3, 4),
-                preexec_fn=remap_pipe_fds,  # noqa: PLW1509 - only os.dup2 runs in the child
-                start_new_session=True,
+                pass_fds=(to_child_r, from_child_w),
+                start_new_session=True,  # its own process group: close() kills every child
             )
         finally:
-            for fd in (to_child_r, from_child_w, high_r, high_w):
-                os.close(fd)
+            os.close(to_child_r)
+            os.close(from_child_w)
         self._next_id = 0
         self._buffer = b""
 

@@ -50,7 +50,7 @@ def raw_source(context: dg.AssetExecutionContext, config: RawSourceConfig, store
             "original_path": str(source),
             "size_bytes": source.stat().st_size,
             "sha256": sha,
-            "ingested_at": dt.datetime.now(dt.timezone.utc).isoformat(),
+            "ingested_at": dt.datetime.now(dt.UTC).isoformat(),
         }
         stored = layout.store_raw(key, source, info)
     else:

@@ -1,0 +1,136 @@
+"""`intelli run <workbook> --charts all` end to end, with the Dagster overhead separated out.
+
+In the same run it times an old-backend-style baseline: the eight charts drawn one after the
+other with matplotlib (PNG + SVG), each re-reading its sheet from the Excel file with openpyxl,
+as the Django/Celery backend did. Prints seconds and the ratio.
+
+Usage: python bench/e2e_bench.py [--short] [--workbook PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+REAL = ROOT.parent / "shared" / "data" / "espacenet" / "Filters_20250331_1141.xlsx"
+INTELLI = Path(sys.executable).parent / "intelli"
+OLD_STYLE_SHEETS = [("Countries (family)", "barh"), ("Applicants", "barh"), ("Inventors", "barh"),
+                    ("Earliest publication date (fam", "line"), ("Earliest publication date (fam", "line"),
+                    ("Earliest publication date (fam", "line2"), ("Earliest publication date (fam", "line"),
+                    ("CPC subgroups", "bar")]
+
+
+def old_style_baseline(workbook: Path, out: Path) -> float:
+    """Sequential matplotlib charts with a per-chart Excel re-read (openpyxl), PNG + SVG each."""
+    code = f"""
+import time, pandas as pd, matplotlib
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+t = time.perf_counter()
+for i, (sheet, kind) in enumerate({OLD_STYLE_SHEETS!r}):
+    df = pd.read_excel({str(workbook)!r}, sheet_name=sheet, engine="openpyxl")
+    fig, ax = plt.subplots(figsize=(12, 10))
+    top = df.nlargest(15, df.columns[1]) if kind != "line" and kind != "line2" else df
+    x, y = top.iloc[:, 0].astype(str), top.iloc[:, 1]
+    {{"barh": ax.barh, "bar": ax.bar}}.get(kind, ax.plot)(x, y)
+    if kind == "line2":
+        ax.twinx().plot(x, y.cumsum())
+    for fmt in ("png", "svg"):
+        fig.savefig(f"{out}/old{{i}}.{{fmt}}", dpi=100, bbox_inches="tight")
+    plt.close(fig)
+print(time.perf_counter() - t)
+"""
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    return time.perf_counter() - start  # includes the interpreter and import start-up, like a worker
+
+
+def run_intelli(workbook: Path, home: Path) -> tuple[float, dict]:
+    env = {**os.environ, "DAGSTER_HOME": str(home)}
+    start = time.perf_counter()
+    proc = subprocess.run([str(INTELLI), "run", str(workbook), "--charts", "all", "--json"],
+                          capture_output=True, text=True, env=env)
+    wall = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit(f"intelli run failed ({proc.returncode}):\n{proc.stderr}")
+    return wall, json.loads(proc.stdout)
+
+
+def run_breakdown(home: Path, run_id: str) -> dict:
+    code = f"""
+import json, dagster as dg
+i = dg.DagsterInstance.get()
+logs = i.all_logs({run_id!r})
+t = {{}}
+meta = {{"build": 0.0, "render": 0.0}}
+for r in logs:
+    e = r.dagster_event
+    if e is None:
+        continue
+    t.setdefault(e.event_type_value + ":" + str(r.step_key), r.timestamp)
+    if e.event_type_value == "ASSET_MATERIALIZATION" and "render_ms" in e.event_specific_data.materialization.metadata:
+        meta["build"] += e.event_specific_data.materialization.metadata["build_ms"].value / 1000
+        meta["render"] += e.event_specific_data.materialization.metadata["render_ms"].value / 1000
+steps = {{k.split(":", 1)[1]: t["STEP_SUCCESS:" + k.split(":", 1)[1]] - v for k, v in t.items()
+         if k.startswith("STEP_START:") and "STEP_SUCCESS:" + k.split(":", 1)[1] in t}}
+rec = i.get_run_record_by_id({run_id!r})
+run = rec.end_time - rec.start_time
+print(json.dumps({{"run": run, "steps": steps, **meta}}))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**os.environ, "DAGSTER_HOME": str(home)})
+    return json.loads(out.stdout)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--short", action="store_true", help="one repetition (CI); no timing claims")
+    parser.add_argument("--workbook", type=Path)
+    args = parser.parse_args()
+    reps = 1 if args.short else 3
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        if args.workbook:
+            workbook = args.workbook
+        elif REAL.exists():
+            workbook = REAL
+        else:
+            sys.path.insert(0, str(ROOT))
+            from intelli_assets.sample_workbook import write_sample_workbook
+
+            workbook = write_sample_workbook(tmp / "sample.xlsx")
+        results = []
+        for rep in range(reps):
+            # a user's instance already exists: create it (tables, pools) outside the timing
+            subprocess.run([str(INTELLI), "run", str(workbook), "--charts", "patent_evolution", "--json"],
+                           capture_output=True, env={**os.environ, "DAGSTER_HOME": str(tmp / f"home{rep}")})
+            old = old_style_baseline(workbook, tmp)
+            wall, report = run_intelli(workbook, tmp / f"home{rep}")
+            results.append((old, wall, run_breakdown(tmp / f"home{rep}", report["run_id"])))
+    old, wall, bd = sorted(results, key=lambda r: r[1])[len(results) // 2]  # the median run
+    chart_steps = sum(v for k, v in bd["steps"].items() if k.startswith("charts__"))
+    print(f"workbook: {workbook.name}; 8 charts, PNG+SVG+HTML; median of {reps}")
+    print(f"intelli run wall time:          {wall:6.2f} s")
+    print(f"  process start-up + CLI:       {wall - bd['run']:6.2f} s  (imports, instance, validation)")
+    print(f"  Dagster run:                  {bd['run']:6.2f} s")
+    print(f"    chart algorithms (build):   {bd['build']:6.2f} s")
+    print(f"    rendering (PNG+SVG):        {bd['render']:6.2f} s")
+    print(f"    other chart-step work:      {chart_steps - bd['build'] - bd['render']:6.2f} s  (HTML, files, events)")
+    print(f"    Dagster overhead + ingest:  {bd['run'] - chart_steps:6.2f} s")
+    for step, seconds in sorted(bd["steps"].items(), key=lambda kv: -kv[1]):
+        print(f"      {step:<36}{seconds:6.2f} s")
+    print(f"old-backend-style baseline:     {old:6.2f} s  (matplotlib + per-chart openpyxl re-read)")
+    print(f"ratio baseline / intelli run:   {old / wall:6.2f}x")
+    print("reference (old backend, measured by the team): 6.7-9.9 s chart work + ~3 s start-up")
+    print(f"ratio vs that reference:        {9.7 / wall:6.2f}x - {12.9 / wall:6.2f}x")
+
+
+if __name__ == "__main__":
+    main()
