@@ -99,12 +99,14 @@ def cmd_ui(args: argparse.Namespace) -> int:
     from intelli_assets.cli.instance import open_instance
 
     open_instance()
-    workspace = Path(args.workspace)
+    workspace = Path(args.workspace).resolve()
     if not workspace.exists():
         _err(f"{workspace} not found; run from the project root or pass --workspace")
         return EXIT_INVALID
-    argv = ["dagster", "dev", "-w", str(workspace), "-h", "127.0.0.1", "-p", str(args.port)]
-    os.execvp(argv[0], argv)
+    dagster = Path(sys.executable).parent / "dagster"  # the venv's, even when it is not activated
+    argv = [str(dagster), "dev", "-w", str(workspace), "-h", "127.0.0.1", "-p", str(args.port)]
+    os.chdir(os.environ["DAGSTER_HOME"])  # else dagster warns about the project's own dagster.yaml
+    os.execv(argv[0], argv)
     return EXIT_FAILED  # not reached
 
 

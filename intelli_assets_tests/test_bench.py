@@ -1,0 +1,28 @@
+"""The bench scripts run (short mode). They print figures; no timing is asserted here."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from intelli_assets_tests.conftest import PROJECT_ROOT
+
+
+def run_bench(script: str) -> str:
+    proc = subprocess.run([sys.executable, str(PROJECT_ROOT / "bench" / script), "--short"],
+                          capture_output=True, text=True, timeout=600, cwd=PROJECT_ROOT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stdout
+
+
+def test_render_bench_short():
+    out = run_bench("render_bench.py")
+    for line in ("naive fig.write_image", "kaleido warm server", "project renderer (PNG+SVG)",
+                 "matplotlib bar chart", "naive / project", "matplotlib / project"):
+        assert line in out
+
+
+def test_e2e_bench_short():
+    out = run_bench("e2e_bench.py")
+    for line in ("intelli run wall time", "Dagster run", "rendering (PNG+SVG)", "old-backend-style baseline"):
+        assert line in out
