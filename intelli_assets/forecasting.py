@@ -33,15 +33,16 @@ def fit_ets(y: np.ndarray, horizon: int) -> Forecast:
     errors = []
     for trend in ("add", "mul"):
         if trend == "mul" and (y <= 0).any():
-            errors.append("multiplicative trend needs positive values")
+            errors.append("mul trend: needs positive values")
             continue
         try:
             fit = ExponentialSmoothing(y, trend=trend, seasonal=None).fit()
         except Exception as exc:  # noqa: BLE001 - statsmodels raises many kinds
-            errors.append(f"{trend}: {exc}")
+            errors.append(f"{trend} trend: {exc}")
             continue
         values = [float(v) for v in fit.predict(len(y), len(y) + horizon - 1)]
         if not all(math.isfinite(v) for v in values) or not math.isfinite(fit.bic):
+            errors.append(f"{trend} trend: the fit is degenerate (non-finite BIC or forecast)")
             continue
         if best is None or fit.bic < best.spec["bic"]:
             best = Forecast("ETS", values, {"trend": trend, "bic": round(float(fit.bic), 4)})

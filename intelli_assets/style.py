@@ -113,10 +113,21 @@ class Style:
 def gradient(values: list[float], start: str, end: str) -> list[str]:
     """Colour per value, linearly from `start` (smallest) to `end` (largest)."""
     lo, hi = (min(values), max(values)) if values else (0, 0)
-    a = [int(start[i : i + 2], 16) for i in (1, 3, 5)]
-    b = [int(end[i : i + 2], 16) for i in (1, 3, 5)]
+    a, b = _rgb(start), _rgb(end)
     out = []
     for v in values:
         t = 0.5 if hi == lo else (v - lo) / (hi - lo)
         out.append("#" + "".join(f"{round(x + (y - x) * t):02x}" for x, y in zip(a, b)))
     return out
+
+
+def _rgb(color: str) -> tuple[int, int, int]:
+    return tuple(int(color[i : i + 2], 16) for i in (1, 3, 5))
+
+
+def most_distinct(candidates: tuple[str, ...], taken: tuple[str, ...]) -> str:
+    """The candidate colour farthest (in RGB) from every colour already on the chart."""
+    def distance(c: str) -> int:
+        return min(sum((a - b) ** 2 for a, b in zip(_rgb(c), _rgb(t))) for t in taken)
+
+    return max(candidates, key=distance)

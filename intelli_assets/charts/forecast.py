@@ -9,7 +9,7 @@ from intelli_assets.charts.labels import label
 from intelli_assets.charts.timeseries import CUTOFF, layout_years, line, yearly_series, years_range
 from intelli_assets.dataset import Dataset
 from intelli_assets.forecasting import cagr, forecast_series
-from intelli_assets.style import Style
+from intelli_assets.style import Style, most_distinct
 
 
 def patent_forecast(dataset: Dataset, params: dict, style: Style) -> Chart:
@@ -32,16 +32,18 @@ def patent_forecast(dataset: Dataset, params: dict, style: Style) -> Chart:
         cagr_line = [round(base * (1 + rate) ** (y - start), 4) for y in span]
         traces.append(go.Scatter(x=span, y=cagr_line, name=label("cagr_line", lang), mode="lines",
                                  line={"color": colors.secondary, "dash": "dot", "width": 2.5}))
+    arima_color = most_distinct(palette, (colors.primary, colors.secondary, colors.accent, colors.background))
     for fc, color, key, dash, symbol in ((result.ets, colors.accent, "forecast_ets", "dash", "diamond"),
-                                         (result.arima, palette[-1], "forecast_arima", "dashdot", "square")):
+                                         (result.arima, arima_color, "forecast_arima", "dashdot", "square")):
         if fc:  # joined to the last observed point, so the line continues without a gap
             traces.append(line([last] + future, [values[-1]] + fc.values, label(key, lang), color))
             traces[-1].line.dash = dash
             traces[-1].marker.symbol = symbol
     fig = go.Figure(traces)
-    fig.add_vrect(x0=last + 0.5, x1=future[-1] + 0.5, fillcolor=colors.grid, opacity=0.35, line_width=0,
-                  layer="below", annotation_text=label("forecast_zone", lang), annotation_position="top left",
-                  annotation_font={"size": style.fonts.annotation, "color": colors.text})
+    if result.ets or result.arima:
+        fig.add_vrect(x0=last + 0.5, x1=future[-1] + 0.5, fillcolor=colors.grid, opacity=0.35, line_width=0,
+                      layer="below", annotation_text=label("forecast_zone", lang), annotation_position="top left",
+                      annotation_font={"size": style.fonts.annotation, "color": colors.text})
     notes = [label("cagr_note", lang), label("arima_note", lang), label("ets_note", lang)]
     if growth:
         notes.append(label("cagr_value_note", lang, rate=f"{growth[0] * 100:.2f}", start=growth[1], end=growth[2]))

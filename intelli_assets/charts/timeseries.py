@@ -113,6 +113,7 @@ def patent_trends_cumulative(dataset: Dataset, params: dict, style: Style) -> Ch
         yaxis2={"title": {"text": label("cumulative_short", lang), "font": {"color": colors.secondary,
                                                                           "size": style.fonts.axis_label}},
                 "tickfont": {"color": colors.secondary, "size": style.fonts.tick}, "overlaying": "y",
+                "tickmode": "auto", "tickformat": ",d",  # its own round ticks, not the left axis' grid
                 "side": "right", "showgrid": False, "rangemode": "tozero"},
     )
     chart_data = {

@@ -1,0 +1,43 @@
+"""Forecast models: deterministic, recorded, and never a crash when a model cannot fit."""
+
+from __future__ import annotations
+
+import pytest
+
+from intelli_assets.forecasting import cagr, forecast_series
+
+F1 = [2, 3, 0, 1, 0, 2, 5, 2, 3, 8, 18, 14, 21, 26, 27, 31, 27, 43]
+
+
+def test_same_input_same_forecast_and_model_record():
+    a, b = forecast_series(F1), forecast_series(F1)
+    assert a.ets.values == b.ets.values and a.arima.values == b.arima.values
+    assert a.ets.spec["trend"] == "add"  # 'mul' cannot fit a series with zeros
+    assert a.arima.spec["order"] == [1, 1, 0] and a.arima.spec["with_constant"] is True
+    assert a.arima.spec["aic"] == pytest.approx(107.0446, abs=1e-3)
+
+
+def test_too_short_series_warns_instead_of_failing():
+    result = forecast_series([3, 4, 5])
+    assert result.ets is None and result.arima is None
+    assert result.warnings == ["forecast skipped: 3 years of history, at least 5 are needed"]
+
+
+def test_constant_series_still_forecasts_flat():
+    result = forecast_series([5] * 12)
+    assert result.arima is not None and result.arima.values == pytest.approx([5.0] * 6, abs=1e-4)
+
+
+def test_all_zero_series_gives_a_warning_not_an_exception():
+    result = forecast_series([0] * 10)
+    assert result.ets is None
+    assert result.warnings == ["ETS model fitting failed: add trend: the fit is degenerate (non-finite BIC "
+                               "or forecast); mul trend: needs positive values"]
+    assert result.arima.values == pytest.approx([0.0] * 6, abs=1e-6)
+
+
+def test_cagr_starts_at_first_positive_year():
+    rate, start, end = cagr({2010: 0, 2011: 2, 2012: 4, 2013: 8})
+    assert (start, end) == (2011, 2013) and rate == pytest.approx(1.0)
+    assert cagr({2010: 0, 2011: 0}) is None
+    assert cagr({2010: 5, 2011: 0}) is None
