@@ -56,6 +56,7 @@ class SheetReport:
     facet: str | None
     rows: int = 0
     errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -72,7 +73,7 @@ class WorkbookReport:
 
     @property
     def ok(self) -> bool:
-        return bool(self.recognized) and all(s.ok for s in self.recognized)
+        return any(s.rows for s in self.recognized) and all(s.ok for s in self.recognized)
 
     @property
     def recognized(self) -> list[SheetReport]:
@@ -83,7 +84,10 @@ class WorkbookReport:
             expected = ", ".join(titles[0] for titles in FACET_SHEETS.values())
             found = ", ".join(repr(s.sheet) for s in self.sheets) or "none"
             return [f"none of the expected sheets were found (expected any of: {expected}; found: {found})"]
-        return [f"sheet {s.sheet!r}: {e}" for s in self.recognized for e in s.errors]
+        problems = [f"sheet {s.sheet!r}: {e}" for s in self.recognized for e in s.errors]
+        if not any(s.rows for s in self.recognized):
+            problems.append("every expected sheet is empty: the export holds no counts")
+        return problems
 
     def to_dict(self) -> dict:
         return {
@@ -92,7 +96,7 @@ class WorkbookReport:
             "query": self.query,
             "results_count": self.results_count,
             "sheets": {
-                s.sheet: {"facet": s.facet, "rows": s.rows, "valid": s.ok, "errors": s.errors}
+                s.sheet: {"facet": s.facet, "rows": s.rows, "valid": s.ok, "errors": s.errors, "warnings": s.warnings}
                 for s in self.recognized
             },
             "ignored_sheets": self.ignored_sheets,
@@ -135,45 +139,81 @@ def _check_container(path: Path) -> None:
         )
 
 
-def _find_count_column(df: pd.DataFrame) -> str | None:
-    columns = [str(c) for c in df.columns[1:]]
+def _count_column_by_name(columns: list[str]) -> str | None:
     for hint in COUNT_COLUMN_HINTS:
         for col in columns:
             if hint in col.casefold():
                 return col
-    return columns[0] if columns else None
+    return None
+
+
+def _locate_header(df: pd.DataFrame) -> pd.DataFrame:
+    """Some exports carry title rows above the header: use the row that names the counts.
+    Data rows keep their index, so a sheet row number is still index + 2."""
+    if _count_column_by_name([str(c) for c in df.columns[1:]]):
+        return df
+    for i in range(min(5, len(df))):
+        cells = ["" if pd.isna(v) else str(v) for v in df.iloc[i].tolist()]
+        if _count_column_by_name(cells[1:]):
+            body = df.iloc[i + 1 :].copy()
+            body.columns = cells
+            return body
+    return df
+
+
+def _parse_counts(column: pd.Series) -> pd.Series:
+    """Numbers, also when saved as text with thousands separators ('1,234', '1.234', '1 234')."""
+    text = column.astype(str).str.strip()
+    grouped = text.str.fullmatch(r"\d{1,3}(?:[.,\s\u00a0]\d{3})+")
+    text = text.where(~grouped, text.str.replace(r"[.,\s\u00a0]", "", regex=True))
+    return pd.to_numeric(text, errors="coerce")
+
+
+def _parse_years(column: pd.Series) -> pd.Series:
+    """Years as numbers, or the year of a date ('2019-05-01', a datetime cell)."""
+    years = pd.to_numeric(column, errors="coerce")
+    dated = column.astype(str).str.extract(r"^\s*(\d{4})(?:[-/.]\d{1,2}(?:[-/.]\d{1,2})?)?(?:[ T].*)?$")[0]
+    return years.where(years.notna(), pd.to_numeric(dated, errors="coerce"))
 
 
 def _sheet_facets(facet: str, sheet: str, df: pd.DataFrame, report: SheetReport) -> pd.DataFrame | None:
     if df.shape[1] < 2:
+        if df.dropna(how="all").empty:
+            report.warnings.append("sheet is empty; charts that need it will say so")
+            return None
         report.errors.append(f"expected 2 columns (<dimension>, 'Number of documents'), found {df.shape[1]}")
         return None
+    df = _locate_header(df)
     df = df.dropna(how="all")
     label_col = str(df.columns[0])
-    count_col = _find_count_column(df)
+    count_col = _count_column_by_name([str(c) for c in df.columns[1:]]) or str(df.columns[1])
     df = df[df[label_col].notna()]
     report.rows = len(df)
     if df.empty:
-        report.errors.append("no data rows")
+        report.warnings.append("sheet has a header but no data rows; charts that need it will say so")
         return None
-    counts = pd.to_numeric(df[count_col], errors="coerce")
+
+    def excel_row(index: object) -> int:  # 1-based sheet row; row 1 is the header
+        return int(index) + 2
+
+    counts = _parse_counts(df[count_col])
     bad = counts.isna() | (counts < 0) | (counts % 1 != 0)
     if bad.any():
         first = bad.idxmax()
         report.errors.append(
             f"column {count_col!r} must hold non-negative whole numbers; "
-            f"row {int(first) + 2} has {df.loc[first, count_col]!r}"
+            f"row {excel_row(first)} has {df.loc[first, count_col]!r}"
             + (f" ({int(bad.sum())} bad rows)" if bad.sum() > 1 else "")
         )
         return None
     values = df[label_col]
     if facet in YEAR_FACETS:
-        years = pd.to_numeric(values, errors="coerce")
+        years = _parse_years(values)
         bad_years = years.isna() | (years % 1 != 0) | (years < 1800) | (years > 2100)
         if bad_years.any():
             first = bad_years.idxmax()
             report.errors.append(
-                f"column {label_col!r} must hold years (1800-2100); row {int(first) + 2} has {values[first]!r}"
+                f"column {label_col!r} must hold years (1800-2100); row {excel_row(first)} has {values[first]!r}"
             )
             return None
         values = years.astype(int).astype(str)

@@ -29,14 +29,19 @@ def no_expected_sheets(folder: Path) -> Path:
     return path
 
 
-def non_numeric_counts(folder: Path) -> Path:
+def countries_workbook(path: Path, rows: list[tuple]) -> Path:
+    """A workbook with only a Countries (family) sheet holding `rows`."""
     wb = Workbook()
     wb.active.title = "Countries (family)"
-    for row in (["Countries (family)", "Number of documents"], ["CN", 12], ["US", "many"], ["EP", 3]):
-        wb.active.append(row)
-    path = folder / "bad-counts.xlsx"
+    wb.active.append(["Countries (family)", "Number of documents"])
+    for row in rows:
+        wb.active.append(list(row))
     wb.save(path)
     return path
+
+
+def non_numeric_counts(folder: Path) -> Path:
+    return countries_workbook(folder / "bad-counts.xlsx", [("CN", 12), ("US", "many"), ("EP", 3)])
 
 
 BAD_INPUTS = {

@@ -16,6 +16,7 @@ from intelli_assets.defs.common.partitions import DATASETS_PARTITIONS_NAME
 from intelli_assets.defs.common.resources import ArtifactStore
 from intelli_assets.defs.datasets.assets import patent_dataset
 from intelli_assets.defs.sources.assets import raw_source
+from intelli_assets_tests.bad_inputs import countries_workbook
 
 ASSETS = [raw_source, patent_dataset, *chart_assets]
 COUNTRIES = dg.AssetKey(["charts", "top_patent_countries"])
@@ -103,12 +104,7 @@ def test_failing_check_blocks_charts_and_keeps_the_other_partition(instance, tmp
     good = partition_for(instance, sample_workbook)
     assert materialize(instance, tmp_path, good, sample_workbook, [RAW, DATASET, COUNTRIES]).success
     # a workbook that reads fine but repeats a country: the blocking check must stop it
-    wb = Workbook()
-    wb.active.title = "Countries (family)"
-    for row in (["Countries (family)", "Number of documents"], ["CN", 5], ["CN", 3]):
-        wb.active.append(row)
-    dupes = tmp_path / "dupes.xlsx"
-    wb.save(dupes)
+    dupes = countries_workbook(tmp_path / "dupes.xlsx", [("CN", 5), ("CN", 3)])
     bad = partition_for(instance, dupes)
     result = materialize(instance, tmp_path, bad, dupes, [RAW, DATASET, COUNTRIES])
     assert not result.success

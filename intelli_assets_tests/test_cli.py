@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from intelli_assets_tests.bad_inputs import BAD_INPUTS
+from intelli_assets_tests.bad_inputs import BAD_INPUTS, countries_workbook
 from intelli_assets_tests.conftest import SHARED_DATA, real_workbook
 
 INTELLI = [str(Path(sys.executable).parent / "intelli")]  # the console script a user runs
@@ -104,14 +104,7 @@ def test_invalid_setting_exits_2_before_any_work(tmp_path, sample_workbook):
 
 
 def test_failed_chart_exits_1_and_others_succeed(tmp_path):
-    from openpyxl import Workbook
-
-    wb = Workbook()
-    wb.active.title = "Countries (family)"
-    for row in (["Countries (family)", "Number of documents"], ["CN", 5], ["EC", 2]):
-        wb.active.append(row)
-    path = tmp_path / "countries-only.xlsx"
-    wb.save(path)
+    path = countries_workbook(tmp_path / "countries-only.xlsx", [("CN", 5), ("EC", 2)])
     proc = intelli("run", str(path), "--charts", "top_patent_countries,cpc_treemap", "--json", home=tmp_path / "h")
     assert proc.returncode == 1
     report = json.loads(proc.stdout)

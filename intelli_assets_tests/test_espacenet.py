@@ -107,3 +107,35 @@ def test_generated_sample_is_valid(sample_workbook):
     assert report.ok
     assert facet_counts(facets, "countries")["EC"] == 7
     assert all(c.passed for c in quality_checks(facets))
+
+
+def test_real_world_variants_are_read(tmp_path):
+    """Title rows above the header, counts saved as text with separators, dates for years,
+    and an empty sheet (a warning, not a rejection)."""
+    wb = Workbook()
+    countries = wb.active
+    countries.title = "Countries (family)"
+    for row in (["Espacenet export"], [None], ["Countries (family)", "Number of documents"],
+                ["CN", "1,234"], ["US", "1.002"], ["EC", " 7 "]):
+        countries.append(row)
+    years = wb.create_sheet("Earliest publication date (fam")
+    years.append(["Earliest publication date (family)", "Number of documents"])
+    years.append(["2019-05-01", 3])
+    years.append([2020, 4])
+    wb.create_sheet("Inventors")
+    path = tmp_path / "variants.xlsx"
+    wb.save(path)
+    facets, report = read_filters_workbook(path)
+    assert facet_counts(facets, "countries") == {"CN": 1234, "US": 1002, "EC": 7}
+    assert facet_counts(facets, "publication_year") == {"2019": 3, "2020": 4}
+    inventors = next(s for s in report.recognized if s.facet == "inventors")
+    assert inventors.ok and inventors.warnings and "empty" in inventors.warnings[0]
+
+
+def test_only_empty_sheets_is_invalid(tmp_path):
+    wb = Workbook()
+    wb.active.title = "Applicants"
+    path = tmp_path / "empty-sheets.xlsx"
+    wb.save(path)
+    with pytest.raises(InvalidSourceError, match="every expected sheet is empty"):
+        read_filters_workbook(path)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -98,7 +98,7 @@ def apply_layout(
     *,
     height: int,
     default_title: str,
-    footnotes: list[str] = (),
+    footnotes: Sequence[str] = (),
     x_title: str | None = None,
     y_title: str | None = None,
     left_margin: int = 90,

@@ -39,6 +39,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
     else:
         for sheet in report.recognized:
             verdict = "ok" if sheet.ok else "INVALID: " + "; ".join(sheet.errors)
+            if sheet.warnings:
+                verdict += " (" + "; ".join(sheet.warnings) + ")"
             print(f"  {sheet.sheet!r:<36} -> {sheet.facet:<20} {sheet.rows:>5} rows  {verdict}")
         for sheet in report.ignored_sheets:
             print(f"  {sheet!r:<36} (ignored)")
