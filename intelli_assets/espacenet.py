@@ -219,6 +219,14 @@ def _sheet_facets(facet: str, sheet: str, df: pd.DataFrame, report: SheetReport)
         values = years.astype(int).astype(str)
     else:
         values = values.astype(str).str.strip()
+    repeated = values[values.duplicated(keep=False)]
+    if not repeated.empty:
+        first = repeated.iloc[0]
+        rows = [excel_row(i) for i in repeated[repeated == first].index]
+        report.errors.append(
+            f"column {label_col!r} repeats {first!r} (rows {', '.join(map(str, rows))}); each value must appear once"
+        )
+        return None
     by_family = "family" in _norm(sheet) or "family" in _norm(label_col)
     cap = ESPACENET_ROW_CAPS.get(facet)
     return pd.DataFrame(

@@ -44,9 +44,14 @@ def non_numeric_counts(folder: Path) -> Path:
     return countries_workbook(folder / "bad-counts.xlsx", [("CN", 12), ("US", "many"), ("EP", 3)])
 
 
+def repeated_values(folder: Path) -> Path:
+    return countries_workbook(folder / "repeated.xlsx", [("CN", 12), ("US", 4), ("CN", 3)])
+
+
 BAD_INPUTS = {
     "zero_byte": (zero_byte, "empty (0 bytes)"),
     "text_renamed": (text_renamed, "not an Excel workbook"),
     "no_expected_sheets": (no_expected_sheets, "none of the expected sheets"),
     "non_numeric_counts": (non_numeric_counts, "sheet 'Countries (family)': column 'Number of documents'"),
+    "repeated_values": (repeated_values, "sheet 'Countries (family)': column 'Countries (family)' repeats 'CN'"),
 }

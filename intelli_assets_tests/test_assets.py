@@ -100,22 +100,43 @@ def test_invalid_chart_param_fails_the_step_with_a_clear_message(instance, tmp_p
     assert instance.fetch_materializations(COUNTRIES, limit=5).records == []
 
 
-def test_failing_check_blocks_charts_and_keeps_the_other_partition(instance, tmp_path, sample_workbook):
+def test_bad_workbook_fails_its_step_and_keeps_the_other_partition(instance, tmp_path, sample_workbook):
     good = partition_for(instance, sample_workbook)
     assert materialize(instance, tmp_path, good, sample_workbook, [RAW, DATASET, COUNTRIES]).success
-    # a workbook that reads fine but repeats a country: the blocking check must stop it
     dupes = countries_workbook(tmp_path / "dupes.xlsx", [("CN", 5), ("CN", 3)])
     bad = partition_for(instance, dupes)
     result = materialize(instance, tmp_path, bad, dupes, [RAW, DATASET, COUNTRIES])
     assert not result.success
-    failed_checks = [e.check_name for e in result.get_asset_check_evaluations() if not e.passed]
-    assert failed_checks == ["no_duplicate_values"]
+    message = result.get_step_failure_events()[0].step_failure_data.error.message
+    assert "sheet 'Countries (family)': column 'Countries (family)' repeats 'CN' (rows 2, 3)" in message
     assert not (tmp_path / bad / "dataset" / "manifest.json").exists()
     assert COUNTRIES not in {m.asset_key for m in result.get_asset_materialization_events()}
     # the good partition is untouched
     records = instance.fetch_materializations(COUNTRIES, limit=10).records
     assert [r.partition_key for r in records] == [good]
     assert (tmp_path / good / "dataset" / "manifest.json").exists()
+
+
+def test_failing_blocking_check_stops_the_charts(instance, tmp_path, sample_workbook, monkeypatch):
+    """The reader already rejects what the checks look for; the checks are the net for other
+    sources. To reach them, this test swaps in a reader that lets a negative count through
+    (the one substitution in this file, because no real workbook can get past the reader)."""
+    import intelli_assets.defs.datasets.assets as dataset_assets
+    from intelli_assets.espacenet import read_filters_workbook
+
+    def lenient_reader(path):
+        facets, report = read_filters_workbook(path)
+        facets.loc[0, "count"] = -1
+        return facets, report
+
+    monkeypatch.setattr(dataset_assets, "read_filters_workbook", lenient_reader)
+    key = partition_for(instance, sample_workbook)
+    result = materialize(instance, tmp_path, key, sample_workbook, [RAW, DATASET, COUNTRIES])
+    assert not result.success
+    failed = [e.check_name for e in result.get_asset_check_evaluations() if not e.passed]
+    assert failed == ["counts_are_non_negative_integers"]
+    assert COUNTRIES not in {m.asset_key for m in result.get_asset_materialization_events()}
+    assert not (tmp_path / key / "dataset" / "manifest.json").exists()
 
 
 def test_raw_source_refuses_a_file_of_another_partition(instance, tmp_path, sample_workbook):

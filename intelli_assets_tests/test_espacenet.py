@@ -8,7 +8,7 @@ from openpyxl import Workbook
 from intelli_assets.dataset import quality_checks
 from intelli_assets.errors import InvalidSourceError
 from intelli_assets.espacenet import inspect_workbook, match_facet, read_filters_workbook
-from intelli_assets_tests.bad_inputs import BAD_INPUTS
+from intelli_assets_tests.bad_inputs import BAD_INPUTS, countries_workbook
 from intelli_assets_tests.conftest import real_workbook
 
 
@@ -138,4 +138,10 @@ def test_only_empty_sheets_is_invalid(tmp_path):
     path = tmp_path / "empty-sheets.xlsx"
     wb.save(path)
     with pytest.raises(InvalidSourceError, match="every expected sheet is empty"):
+        read_filters_workbook(path)
+
+
+def test_repeated_value_is_named_with_its_rows(tmp_path):
+    path = countries_workbook(tmp_path / "dupes.xlsx", [("CN", 5), ("US", 2), ("CN", 3)])
+    with pytest.raises(InvalidSourceError, match="repeats 'CN' \\(rows 2, 4\\)"):
         read_filters_workbook(path)
