@@ -7,6 +7,20 @@ cd "$(dirname "$0")/.."
 
 extras=""
 [ "${1:-}" = "--test" ] && extras="[test]"
+python_bin="${PYTHON:-python3}"
+sudo_cmd=""
+[ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1 && sudo_cmd="sudo"
+
+apt_install() {
+  command -v apt-get >/dev/null 2>&1 || return 1
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "$@" >/dev/null
+}
+
+if ! "$python_bin" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+  echo "!! Python 3.11 or newer is needed (found: $("$python_bin" --version 2>&1)); set PYTHON=/path/to/python3.11" >&2
+  exit 1
+fi
 
 have_browser() {
   [ -n "${BROWSER_PATH:-}" ] && [ -x "${BROWSER_PATH}" ] && return 0
@@ -17,28 +31,35 @@ have_browser() {
 }
 
 if ! have_browser; then
-  if command -v apt-get >/dev/null 2>&1; then
-    echo "==> installing Debian's chromium (charts are rendered by a real Chromium)"
-    sudo_cmd=""; [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
-    $sudo_cmd apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq chromium fonts-liberation >/dev/null
-  else
+  echo "==> installing Debian's chromium (charts are rendered by a real Chromium)"
+  if ! apt_install chromium fonts-liberation; then
     echo "!! no Chromium found. Install Chromium or Google Chrome, or set BROWSER_PATH to one." >&2
     echo "   (macOS: brew install --cask chromium; Fedora: dnf install chromium)" >&2
     exit 1
   fi
 fi
 
+# uv when it is there or pip can bring it; otherwise the standard venv + pip
 if ! command -v uv >/dev/null 2>&1; then
-  echo "==> installing uv"
-  python3 -m pip install --quiet uv 2>/dev/null || python3 -m pip install --quiet --user uv
+  "$python_bin" -m pip install --quiet uv 2>/dev/null \
+    || "$python_bin" -m pip install --quiet --user uv 2>/dev/null \
+    || "$python_bin" -m pip install --quiet --user --break-system-packages uv 2>/dev/null \
+    || true
   export PATH="$HOME/.local/bin:$PATH"
 fi
 
-python_bin="${PYTHON:-python3}"
-[ -x .venv/bin/python ] || uv venv --quiet --python "$python_bin" .venv
-# bytecode is compiled at install time: this environment may set PYTHONDONTWRITEBYTECODE,
-# which makes every start of a fresh venv ~3x slower
-UV_COMPILE_BYTECODE=1 uv pip install --quiet --python .venv/bin/python -e ".${extras}"
+if command -v uv >/dev/null 2>&1; then
+  [ -x .venv/bin/python ] || uv venv --quiet --python "$python_bin" .venv
+  # bytecode is compiled at install time: this environment may set PYTHONDONTWRITEBYTECODE,
+  # which makes every start of a fresh venv ~3x slower
+  UV_COMPILE_BYTECODE=1 uv pip install --quiet --python .venv/bin/python -e ".${extras}"
+else
+  if [ ! -x .venv/bin/python ]; then
+    "$python_bin" -m venv .venv 2>/dev/null || { apt_install python3-venv && "$python_bin" -m venv .venv; }
+  fi
+  .venv/bin/python -m pip install --quiet --upgrade pip
+  .venv/bin/python -m pip install --quiet -e ".${extras}"
+  .venv/bin/python -m compileall -q -j 0 .venv/lib >/dev/null || true
+fi
 .venv/bin/python -m compileall -q -j 0 intelli_assets >/dev/null
 echo "==> installed: .venv/bin/intelli ($(.venv/bin/python -c 'import dagster; print("dagster", dagster.__version__)'))"

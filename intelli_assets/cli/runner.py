@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import sys
 import threading
@@ -14,33 +13,32 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+from pydantic import ValidationError
 
 from intelli_assets.charts import CHARTS, get_chart
 from intelli_assets.dataset import file_sha256, partition_key_for
 from intelli_assets.defs.charts.assets import ChartConfig, chart_config_class, validated_settings
 from intelli_assets.defs.common.partitions import DATASETS_PARTITIONS_NAME
 from intelli_assets.defs.jobs import MAIN_JOB_NAME
-from intelli_assets.errors import ChartParamError, IntelliError
+from intelli_assets.errors import ChartParamError
 from intelli_assets.espacenet import read_filters_workbook
 
 LIST_FIELDS = {"formats"}
 
 
 def parse_overrides(pairs: list[str]) -> dict[str, Any]:
-    """`key=value` pairs; values are JSON when they parse (15, true, null), else text."""
+    """`key=value` pairs as text (the config classes convert them: '15' -> 15, 'false' -> False);
+    'null' or 'none' unsets an optional setting, and list settings take commas."""
     out: dict[str, Any] = {}
     for pair in pairs:
         key, sep, raw = pair.partition("=")
         if not sep or not key.strip():
             raise ChartParamError(f"--set expects key=value, got {pair!r}")
-        key = key.strip()
+        key, raw = key.strip(), raw.strip()
         if key in LIST_FIELDS:
             out[key] = [v.strip() for v in raw.split(",") if v.strip()]
-            continue
-        try:
-            out[key] = json.loads(raw)
-        except json.JSONDecodeError:
-            out[key] = raw
+        else:
+            out[key] = None if raw.lower() in ("null", "none") else raw
     return out
 
 
@@ -64,15 +62,18 @@ def chart_run_config(charts: list[str], overrides: dict[str, Any]) -> dict:
     for key in charts:
         spec = get_chart(key)
         accepted = shared | {p.name for p in spec.params}
-        config = {k: v for k, v in overrides.items() if k in accepted}
-        used |= set(config)
+        given = {k: v for k, v in overrides.items() if k in accepted}
+        used |= set(given)
         try:
-            validated_settings(spec, chart_config_class(spec)(**config))
-        except IntelliError:
-            raise
-        except Exception as exc:  # pydantic's type errors: name the field
-            raise ChartParamError(f"chart {key!r}: invalid settings {config}: {_first_error(exc)}") from None
-        ops[f"charts__{key}"] = {"config": config}
+            config = chart_config_class(spec)(**given)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            raise ChartParamError(
+                f"chart {key!r}: setting {'.'.join(map(str, first['loc']))}={first.get('input')!r}: {first['msg']}"
+            ) from None
+        validated_settings(spec, config)
+        typed = config.model_dump()
+        ops[f"charts__{key}"] = {"config": {k: typed[k] for k in given}}
     unknown = sorted(set(overrides) - used)
     if unknown:
         params = sorted({p.name for k in charts for p in get_chart(k).params})
@@ -81,14 +82,6 @@ def chart_run_config(charts: list[str], overrides: dict[str, Any]) -> dict:
             f"style settings: {', '.join(sorted(shared))}; chart parameters: {', '.join(params) or 'none'}"
         )
     return ops
-
-
-def _first_error(exc: Exception) -> str:
-    errors = getattr(exc, "errors", None)
-    if callable(errors):
-        first = errors()[0]
-        return f"{'.'.join(map(str, first['loc']))}: {first['msg']}"
-    return str(exc)
 
 
 @dataclass
