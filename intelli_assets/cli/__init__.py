@@ -165,5 +165,15 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def entrypoint() -> None:
+    """Console script: exit without the interpreter's teardown. Freeing the objects of
+    pandas, statsmodels and Dagster takes ~0.8 s and nothing needs it: every file is written
+    atomically and closed, the instance's SQLite connections are closed after each use."""
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entrypoint()

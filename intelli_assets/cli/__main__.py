@@ -1,5 +1,3 @@
-import sys
+from intelli_assets.cli import entrypoint
 
-from intelli_assets.cli import main
-
-sys.exit(main())
+entrypoint()

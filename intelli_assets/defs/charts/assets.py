@@ -97,8 +97,6 @@ def build_chart_asset(spec: ChartSpec) -> dg.AssetsDefinition:
                                                json.dumps(chart.chart_data, indent=2, ensure_ascii=False)))
         write_atomic(folder / "settings.json", json.dumps(settings, indent=2))
         preview = base64.b64encode(images["preview"]).decode()
-        context.log.info(f"{spec.key}: built in {(built - started) * 1000:.0f} ms, rendered in "
-                         f"{(rendered - built) * 1000:.0f} ms; {len(files)} files in {folder}")
         for warning in chart.chart_data.get("warnings", []):
             context.log.warning(f"{spec.key}: {warning}")
         return dg.MaterializeResult(
