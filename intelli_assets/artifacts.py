@@ -2,7 +2,7 @@
 
     <root>/<partition>/raw/<original file> + source.json     immutable copy of the input
     <root>/<partition>/dataset/facets.parquet + manifest.json
-    <root>/<partition>/charts/<chart>/<params-hash>/chart.png|svg|html, chart_data.json
+    <root>/<partition>/<chart>/<params-hash>/chart.png|svg|html, chart_data.json
 
 A render with other params lands in another folder, so it never overwrites an earlier one.
 """
@@ -51,7 +51,7 @@ class ArtifactLayout:
         return self.root / partition / "dataset"
 
     def chart_dir(self, partition: str, chart: str, settings_hash: str) -> Path:
-        return self.root / partition / "charts" / chart / settings_hash
+        return self.root / partition / chart / settings_hash  # chart keys never clash with raw/dataset
 
     def store_raw(self, partition: str, source: Path, info: dict) -> Path:
         """Copy the input once; the same partition key means the same bytes, so never rewrite it."""

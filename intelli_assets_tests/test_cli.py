@@ -58,7 +58,7 @@ def test_run_real_workbook_json_and_second_process_sees_it(tmp_path):
     old = reference["top_patent_countries"]["chart_data"]
     assert dict(zip(data["series"][0]["labels"], data["series"][0]["data"])) == \
         dict(zip(old["series"][0]["labels"], old["series"][0]["data"]))
-    assert files["png"].startswith(str(home / "artifacts" / report["partition"] / "charts" / "top_patent_countries"))
+    assert files["png"].startswith(str(home / "artifacts" / report["partition"] / "top_patent_countries"))
     state = instance_state(home)
     assert state["partitions"] == [report["partition"]]
     assert state["chart_partitions"] == [report["partition"]]

@@ -1,9 +1,13 @@
-"""The code location loads in a real dagster-webserver on loopback, as `intelli ui` starts it."""
+"""The code location in a real `dagster dev` (webserver + daemon) on loopback, as `intelli ui`
+starts it: it loads cleanly, and charts materialize through the same GraphQL launch the UI's
+Materialize button sends (queued, then started by the daemon)."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -16,7 +20,7 @@ import pytest
 from intelli_assets.charts import CHARTS
 from intelli_assets_tests.conftest import PROJECT_ROOT
 
-QUERY = """
+LOAD_QUERY = """
 {
   workspaceOrError {
     ... on Workspace {
@@ -26,6 +30,18 @@ QUERY = """
   assetNodes { assetKey { path } isPartitioned description }
 }
 """
+LAUNCH = """
+mutation Launch($params: ExecutionParams!) {
+  launchRun(executionParams: $params) {
+    __typename
+    ... on LaunchRunSuccess { run { runId } }
+    ... on PythonError { message }
+    ... on RunConfigValidationInvalid { errors { message } }
+    ... on InvalidSubsetError { message }
+  }
+}
+"""
+RUN_STATUS = "query Status($id: ID!) { runOrError(runId: $id) { ... on Run { status } } }"
 
 
 def free_port() -> int:
@@ -34,46 +50,101 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def webserver(tmp_path):
-    home = tmp_path / "home"
+def graphql(url: str, query: str, variables: dict | None = None) -> dict:
+    reply = httpx.post(f"{url}/graphql", json={"query": query, "variables": variables or {}}, timeout=60).json()
+    assert "errors" not in reply, reply
+    return reply["data"]
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory):
+    home = tmp_path_factory.mktemp("ui") / "home"
     home.mkdir()
     shutil.copyfile(PROJECT_ROOT / "intelli_assets" / "dagster.yaml", home / "dagster.yaml")
+    return home
+
+
+@pytest.fixture(scope="module")
+def dagster_dev(home):
     port = free_port()
-    webserver_bin = Path(sys.executable).parent / "dagster-webserver"
+    dagster = Path(sys.executable).parent / "dagster"
     proc = subprocess.Popen(
-        [str(webserver_bin), "-w", str(PROJECT_ROOT / "workspace.yaml"), "-h", "127.0.0.1", "-p", str(port)],
-        cwd=PROJECT_ROOT, env={**os.environ, "DAGSTER_HOME": str(home)},
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        [str(dagster), "dev", "-w", str(PROJECT_ROOT / "workspace.yaml"), "-h", "127.0.0.1", "-p", str(port)],
+        cwd=home, env={**os.environ, "DAGSTER_HOME": str(home)},
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             if proc.poll() is not None:
-                pytest.fail(f"dagster-webserver exited: {proc.stderr.read()[-2000:]}")
+                pytest.fail(f"dagster dev exited: {proc.stderr.read()[-2000:]}")
             try:
                 if httpx.get(f"{url}/server_info", timeout=2).status_code == 200:
                     break
             except httpx.TransportError:
                 time.sleep(0.5)
         else:
-            pytest.fail("dagster-webserver did not answer within 90 s")
+            pytest.fail("dagster dev did not answer within 120 s")
         yield url
     finally:
-        proc.terminate()
+        os.killpg(proc.pid, signal.SIGTERM)
         try:
-            proc.wait(15)
+            proc.wait(30)
         except subprocess.TimeoutExpired:
-            proc.kill()
+            os.killpg(proc.pid, signal.SIGKILL)
 
 
-def test_code_location_loads_with_every_asset(webserver):
-    reply = httpx.post(f"{webserver}/graphql", json={"query": QUERY}, timeout=60).json()
-    assert "errors" not in reply, reply
-    (entry,) = reply["data"]["workspaceOrError"]["locationEntries"]
+def test_code_location_loads_with_every_asset(dagster_dev):
+    data = graphql(dagster_dev, LOAD_QUERY)
+    (entry,) = data["workspaceOrError"]["locationEntries"]
     assert entry["name"] == "intelli_assets"
     assert entry["locationOrLoadError"]["__typename"] == "RepositoryLocation", entry
-    nodes = {"/".join(n["assetKey"]["path"]): n for n in reply["data"]["assetNodes"]}
+    nodes = {"/".join(n["assetKey"]["path"]): n for n in data["assetNodes"]}
     assert set(nodes) == {"raw_source", "patent_dataset", *(f"charts/{k}" for k in CHARTS)}
     assert all(n["isPartitioned"] and n["description"] for n in nodes.values())
+
+
+def test_materialize_every_chart_like_the_ui(dagster_dev, home, sample_workbook):
+    # the dataset comes in through the CLI (as the inbox sensor will); the charts from the "UI"
+    intelli = Path(sys.executable).parent / "intelli"
+    env = {**os.environ, "DAGSTER_HOME": str(home)}
+    ingest = subprocess.run([str(intelli), "run", str(sample_workbook), "--charts", "patent_evolution", "--json"],
+                            capture_output=True, text=True, env=env, check=True)
+    partition = json.loads(ingest.stdout)["partition"]
+    params = {
+        "selector": {
+            "repositoryLocationName": "intelli_assets",
+            "repositoryName": "__repository__",
+            "jobName": "__ASSET_JOB",
+            "assetSelection": [{"path": ["charts", key]} for key in CHARTS],
+        },
+        "runConfigData": {"ops": {"charts__top_patent_countries": {"config": {"top_n": 5, "language": "en"}}}},
+        "executionMetadata": {"tags": [{"key": "dagster/partition", "value": partition}]},
+    }
+    launched = graphql(dagster_dev, LAUNCH, {"params": params})["launchRun"]
+    assert launched["__typename"] == "LaunchRunSuccess", launched
+    run_id = launched["run"]["runId"]
+    deadline, status = time.monotonic() + 240, None
+    while time.monotonic() < deadline:
+        status = graphql(dagster_dev, RUN_STATUS, {"id": run_id})["runOrError"]["status"]
+        if status in ("SUCCESS", "FAILURE", "CANCELED"):
+            break
+        time.sleep(1)
+    assert status == "SUCCESS"
+    check = (
+        "import json, dagster as dg\n"
+        "i = dg.DagsterInstance.get()\n"
+        f"keys = {sorted(CHARTS)!r}\n"
+        "out = {}\n"
+        "for k in keys:\n"
+        "    r = i.fetch_materializations(dg.AssetKey(['charts', k]), limit=1).records[0]\n"
+        "    out[k] = [r.run_id, r.partition_key, r.asset_materialization.metadata['png_path'].value]\n"
+        "print(json.dumps(out))\n"
+    )
+    latest = json.loads(subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, env=env,
+                                       check=True).stdout)
+    assert {k: v[:2] for k, v in latest.items()} == {k: [run_id, partition] for k in CHARTS}
+    assert all(Path(v[2]).stat().st_size > 20_000 for v in latest.values())
+    countries = Path(latest["top_patent_countries"][2]).with_name("chart_data.json")
+    assert json.loads(countries.read_text())["meta"]["params"] == {"top_n": 5}
