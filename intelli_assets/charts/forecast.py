@@ -24,7 +24,7 @@ def patent_forecast(dataset: Dataset, params: dict, style: Style) -> Chart:
     lang, colors = style.language, style.colors
     palette = colors.colors
     traces = [line(years, values, label("history", lang), colors.primary)]
-    cagr_line = []
+    cagr_points: list[dict] = []
     if growth:
         rate, start, _ = growth
         span = [y for y in years + future if y >= start]
@@ -32,6 +32,7 @@ def patent_forecast(dataset: Dataset, params: dict, style: Style) -> Chart:
         cagr_line = [round(base * (1 + rate) ** (y - start), 4) for y in span]
         traces.append(go.Scatter(x=span, y=cagr_line, name=label("cagr_line", lang), mode="lines",
                                  line={"color": colors.secondary, "dash": "dot", "width": 2.5}))
+        cagr_points = [{"year": y, "value": v} for y, v in zip(span, cagr_line)]
     arima_color = most_distinct(palette, (colors.primary, colors.secondary, colors.accent, colors.background))
     for fc, color, key, dash, symbol in ((result.ets, colors.accent, "forecast_ets", "dash", "diamond"),
                                          (result.arima, arima_color, "forecast_arima", "dashdot", "square")):
@@ -50,7 +51,6 @@ def patent_forecast(dataset: Dataset, params: dict, style: Style) -> Chart:
     width, height = layout_years(fig, style, "title_forecast", "families", years + future, legend=True,
                                  notes=tuple(notes))
     fig.update_yaxes(rangemode="tozero")
-    cagr_years = [y for y in years + future if growth and y >= growth[1]]
 
     def points(fc):
         return [{"year": y, "forecast": v} for y, v in zip(future, fc.values)] if fc else []
@@ -66,11 +66,12 @@ def patent_forecast(dataset: Dataset, params: dict, style: Style) -> Chart:
                    "arima": result.arima.spec if result.arima else None},
         "cagr_rate": round(growth[0] * 100, 2) if growth else None,
         "cagr_period": {"start": growth[1], "end": growth[2]} if growth else None,
-        "cagr_line": [{"year": y, "value": v} for y, v in zip(cagr_years, cagr_line)],
+        "cagr_line": cagr_points,
         "years_range": years_range(series),
         "forecast_years": future,
         "cutoff_year": cutoff,
-        "warnings": result.warnings + ([] if growth else ["CAGR not computed: the series has no positive start value before its last year"]),
+        "warnings": result.warnings + ([] if growth else [
+            "CAGR not computed: the series has no positive start value before its last year"]),
     }
     return Chart("patent_forecast", fig, chart_data, width, height)
 
