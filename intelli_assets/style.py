@@ -131,3 +131,8 @@ def most_distinct(candidates: tuple[str, ...], taken: tuple[str, ...]) -> str:
         return min(sum((a - b) ** 2 for a, b in zip(_rgb(c), _rgb(t))) for t in taken)
 
     return max(candidates, key=distance)
+
+
+def lighten(color: str, amount: float) -> str:
+    """`color` mixed with white: 0 keeps it, 1 is white."""
+    return "#" + "".join(f"{round(c + (255 - c) * amount):02x}" for c in _rgb(color))

@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 from intelli_assets.charts.base import Chart, ChartSpec, Param, apply_layout, truncated_note
 from intelli_assets.charts.labels import label
 from intelli_assets.dataset import Dataset
-from intelli_assets.style import Style, gradient
+from intelli_assets.style import Style, gradient, lighten
 
 COUNTRY_NOTES = {"WO": "WO indicates international patent publication under PCT, administered by WIPO",
                  "EP": "EP indicates European Patent Office publication, covering protection in member states"}
@@ -19,11 +19,6 @@ COUNTRY_NOTES = {"WO": "WO indicates international patent publication under PCT,
 def ranked(rows: pd.DataFrame) -> pd.DataFrame:
     """Largest first; ties keep the source order (Espacenet's), so output is deterministic."""
     return rows.sort_values("count", ascending=False, kind="stable").reset_index(drop=True)
-
-
-def lighten(hex_color: str, amount: float) -> str:
-    rgb = [int(hex_color[i : i + 2], 16) for i in (1, 3, 5)]
-    return "#" + "".join(f"{round(c + (255 - c) * amount):02x}" for c in rgb)
 
 
 def bar_colors(values: list[int], style: Style) -> list[str]:

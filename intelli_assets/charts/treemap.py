@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
-from intelli_assets.charts.bars import lighten, ranked
+from intelli_assets.charts.bars import ranked
 from intelli_assets.charts.base import Chart, ChartSpec, Param, apply_layout, truncated_note
 from intelli_assets.charts.labels import label
 from intelli_assets.dataset import Dataset
-from intelli_assets.style import Style
+from intelli_assets.style import Style, lighten
 
 
 def cpc_treemap(dataset: Dataset, params: dict, style: Style) -> Chart:
