@@ -9,6 +9,7 @@ takes, so the output matches kaleido's. No Dagster imports.
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import logging
 import tempfile
@@ -237,10 +238,16 @@ def render_many(figures: Iterable[go.Figure], formats: Sequence[str] = STATIC_FO
         return own.render_many(figures, formats, scale)
 
 
+@functools.cache
+def _plotly_js_tag() -> str:
+    return f'<script type="text/javascript">{PLOTLY_JS.read_text(encoding="utf-8")}</script>'
+
+
 def figure_html(fig: go.Figure) -> str:
-    """Interactive, self-contained HTML: plotly.js inlined from the package, never a CDN."""
-    return fig.to_html(include_plotlyjs=True, full_html=True,
-                       config={"displaylogo": False, "responsive": True})
+    """Interactive, self-contained HTML: plotly.js inlined from the package, never a CDN.
+    The 4.8 MB script is read once per process, not once per chart."""
+    html = fig.to_html(include_plotlyjs=False, full_html=True, config={"displaylogo": False, "responsive": True})
+    return html.replace("<body>", "<body>\n" + _plotly_js_tag(), 1)
 
 
 __all__ = ["BrowserError", "FigureRenderer", "RenderError", "figure_html", "prewarm", "render_many", "take_prewarmed"]
