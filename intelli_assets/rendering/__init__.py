@@ -138,7 +138,7 @@ class FigureRenderer:
             "Runtime.evaluate",
             {"expression": expression, "awaitPromise": True, "returnByValue": True},
             self._session,
-            timeout=timeout,
+            timeout=timeout or self.timeout,  # the renderer's current limit, even for a prewarmed browser
         )
         if "exceptionDetails" in reply:
             details = reply["exceptionDetails"]
