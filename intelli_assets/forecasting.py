@@ -111,6 +111,13 @@ def fit_arima(y: np.ndarray, horizon: int, max_p: int = 5, max_q: int = 5) -> Fo
                                       "aic": round(tried[best], 4), "models_tried": len(tried)})
 
 
+def import_models() -> None:
+    """The statsmodels modules the fits use (~0.75 s the first time)."""
+    import statsmodels.tsa.holtwinters  # noqa: F401
+    import statsmodels.tsa.statespace.sarimax  # noqa: F401
+    import statsmodels.tsa.stattools  # noqa: F401
+
+
 def forecast_series(values: list[int], horizon: int = 6) -> ForecastResult:
     """Both forecasts for a yearly series; failures become warnings."""
     y = np.asarray(values, dtype=float)
@@ -119,11 +126,7 @@ def forecast_series(values: list[int], horizon: int = 6) -> ForecastResult:
     if len(y) < 5:
         notes.append(f"forecast skipped: {len(y)} years of history, at least 5 are needed")
         return result
-    # statsmodels installs its own warning filters on import: import first, then silence
-    import statsmodels.tsa.holtwinters  # noqa: F401
-    import statsmodels.tsa.statespace.sarimax  # noqa: F401
-    import statsmodels.tsa.stattools  # noqa: F401
-
+    import_models()  # statsmodels installs its own warning filters on import: import, then silence
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # convergence chatter; quality is reported as BIC/AIC
         try:

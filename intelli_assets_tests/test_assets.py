@@ -11,11 +11,12 @@ from openpyxl import Workbook
 
 from intelli_assets.dataset import file_sha256, partition_key_for
 from intelli_assets.defs.charts.assets import chart_assets
-from intelli_assets.defs.charts.resources import ChartRenderer
+from intelli_assets.defs.charts.resources import ChartRenderer, ForecastFitting
 from intelli_assets.defs.common.partitions import DATASETS_PARTITIONS_NAME
 from intelli_assets.defs.common.resources import ArtifactStore
 from intelli_assets.defs.datasets.assets import patent_dataset
 from intelli_assets.defs.sources.assets import raw_source
+from intelli_assets.style import Style
 from intelli_assets_tests.bad_inputs import countries_workbook
 
 ASSETS = [raw_source, patent_dataset, *chart_assets]
@@ -29,19 +30,25 @@ def partition_for(instance: dg.DagsterInstance, path: Path) -> str:
     return key
 
 
-def materialize(instance, store_root, key, path, selection, chart_config=None):
+def materialize(instance, store_root, key, path, selection, charts_config=None):
     ops = {"raw_source": {"config": {"path": str(path)}}} if RAW in selection else {}
-    for asset_key, config in (chart_config or {}).items():
-        ops[f"charts__{asset_key}"] = {"config": config}
+    if charts_config:
+        ops["charts"] = {"config": charts_config}
     return dg.materialize(
         ASSETS,
         instance=instance,
         partition_key=key,
         selection=selection,
-        resources={"store": ArtifactStore(root=str(store_root)), "renderer": ChartRenderer()},
+        resources={"store": ArtifactStore(root=str(store_root)), "renderer": ChartRenderer(),
+                    "forecasts": ForecastFitting()},
         run_config={"ops": ops},
         raise_on_error=False,
     )
+
+
+def chart_metadata(result: dg.ExecuteInProcessResult, key: dg.AssetKey) -> dict:
+    (event,) = [m for m in result.asset_materializations_for_node("charts") if m.asset_key == key]
+    return event.metadata
 
 
 @pytest.fixture
@@ -53,7 +60,7 @@ def instance():
 def test_source_dataset_and_chart(instance, tmp_path, sample_workbook):
     key = partition_for(instance, sample_workbook)
     result = materialize(instance, tmp_path, key, sample_workbook, [RAW, DATASET, COUNTRIES],
-                         {"top_patent_countries": {"top_n": 5, "language": "en"}})
+                         {"language": "en", "top_patent_countries": {"top_n": 5}})
     assert result.success
     raw = (tmp_path / key / "raw" / sample_workbook.name).read_bytes()
     assert raw == sample_workbook.read_bytes()
@@ -61,8 +68,7 @@ def test_source_dataset_and_chart(instance, tmp_path, sample_workbook):
     assert manifest["schema_version"] == "2" and manifest["summary_stats"]["facets"]["countries"]["total"] == 267
     checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
     assert checks == dict.fromkeys(checks, True) and len(checks) == 4
-    chart = result.asset_materializations_for_node("charts__top_patent_countries")[0]
-    meta = chart.metadata
+    meta = chart_metadata(result, COUNTRIES)
     assert meta["preview"].value.startswith("![top_patent_countries](data:image/png;base64,")
     data = json.loads(Path(meta["chart_data_path"].value).read_text())
     # top 5 plus Ecuador (rank 8) as its own bar, plus Others; largest last
@@ -81,8 +87,7 @@ def test_other_params_never_overwrite_an_earlier_render(instance, tmp_path, samp
     for top_n in (5, 10, 5):
         result = materialize(instance, tmp_path, key, sample_workbook, [COUNTRIES],
                              {"top_patent_countries": {"top_n": top_n}})
-        paths.append(result.asset_materializations_for_node("charts__top_patent_countries")[0]
-                     .metadata["png_path"].value)
+        paths.append(chart_metadata(result, COUNTRIES)["png_path"].value)
     assert paths[0] != paths[1] and paths[0] == paths[2]
     assert all(Path(p).exists() for p in paths)
     history = instance.fetch_materializations(COUNTRIES, limit=10).records
@@ -93,7 +98,7 @@ def test_invalid_chart_param_fails_the_step_with_a_clear_message(instance, tmp_p
     key = partition_for(instance, sample_workbook)
     materialize(instance, tmp_path, key, sample_workbook, [RAW, DATASET])
     result = materialize(instance, tmp_path, key, sample_workbook, [COUNTRIES],
-                         {"top_patent_countries": {"top_n": 0, "palette": "neon"}})
+                         {"palette": "neon", "top_patent_countries": {"top_n": 0}})
     assert not result.success
     message = result.get_step_failure_events()[0].step_failure_data.error.message
     assert "palette 'neon' is not one of" in message
@@ -156,3 +161,35 @@ def test_rematerialize_raw_source_without_path_reuses_the_stored_copy(instance, 
                             resources={"store": ArtifactStore(root=str(tmp_path))})
     meta = result.asset_materializations_for_node("raw_source")[0].metadata
     assert meta["sha256"].value == file_sha256(sample_workbook)
+
+
+def test_a_failing_chart_is_reported_and_the_others_still_materialize(instance, tmp_path):
+    only_countries = countries_workbook(tmp_path / "countries.xlsx", [("CN", 50), ("US", 20), ("EC", 4)])
+    key = partition_for(instance, only_countries)
+    treemap = dg.AssetKey(["charts", "cpc_treemap"])
+    result = materialize(instance, tmp_path, key, only_countries, [RAW, DATASET, COUNTRIES, treemap])
+    assert not result.success
+    assert chart_metadata(result, COUNTRIES)["chart_data"].value["totals"]["total_publications"] == 74
+    assert treemap not in {m.asset_key for m in result.get_asset_materialization_events()}
+    (failure,) = result.get_step_failure_events()
+    failed = failure.step_failure_data.user_failure_data.metadata["failed_charts"].value
+    assert list(failed) == ["cpc_treemap"] and "CPC" in failed["cpc_treemap"]
+    assert [r.partition_key for r in instance.fetch_materializations(COUNTRIES, limit=5).records] == [key]
+
+
+def test_the_forecast_chart_through_the_worker_matches_the_in_process_fit(instance, tmp_path, sample_workbook):
+    from intelli_assets import forecast_worker
+    from intelli_assets.charts import CHARTS
+    from intelli_assets.dataset import load_dataset
+
+    forecast = dg.AssetKey(["charts", "patent_forecast"])
+    key = partition_for(instance, sample_workbook)
+    result = materialize(instance, tmp_path, key, sample_workbook, [RAW, DATASET, forecast])
+    assert result.success
+    from_run = chart_metadata(result, forecast)["chart_data"].value
+    assert forecast_worker._worker is None  # stopped with the run
+    dataset = load_dataset(tmp_path / key / "dataset")
+    params = CHARTS["patent_forecast"].validate_params({})
+    in_process = CHARTS["patent_forecast"].run(dataset, params, Style()).chart_data
+    assert from_run["forecast_arima"] == in_process["forecast_arima"] and from_run["forecast_arima"]
+    assert from_run["forecast_ets"] == in_process["forecast_ets"] and from_run["models"] == in_process["models"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from intelli_assets.charts import CHARTS
-from intelli_assets.defs.charts.assets import chart_config_class
+from intelli_assets.defs.charts.assets import ChartsConfig, validated_settings
 from intelli_assets.defs.jobs import MAIN_JOB_NAME
 
 
@@ -18,7 +18,7 @@ def test_definitions_load_every_asset_check_resource_and_job():
     assert keys == {"raw_source", "patent_dataset", *(f"charts/{k}" for k in CHARTS)}
     checks = {c.name for c in graph.asset_check_keys}
     assert checks == {"non_empty", "counts_are_non_negative_integers", "years_plausible", "no_duplicate_values"}
-    assert set(defs.resources) >= {"store", "renderer"}
+    assert set(defs.resources) >= {"store", "renderer", "forecasts"}
     job = defs.resolve_job_def(MAIN_JOB_NAME)
     assert job.executor_def is dg.in_process_executor
     assert len(job.asset_layer.selected_asset_keys) == 2 + len(CHARTS)
@@ -28,15 +28,33 @@ def test_chart_assets_carry_version_pool_and_partitions():
     from intelli_assets.definitions import defs
 
     for key, spec in CHARTS.items():
-        asset = defs.resolve_assets_def(dg.AssetKey(["charts", key]))
-        assert asset.code_versions_by_key[asset.key] == spec.version
+        asset_key = dg.AssetKey(["charts", key])
+        asset = defs.resolve_assets_def(asset_key)
+        assert asset.code_versions_by_key[asset_key] == spec.version
         assert asset.partitions_def.name == "datasets"
         assert asset.op.pool == "charts_cpu"
-        assert asset.descriptions_by_key[asset.key]
+        assert spec.key in asset.descriptions_by_key[asset_key]
 
 
-def test_chart_config_exposes_chart_params_with_defaults():
-    config = chart_config_class(CHARTS["top_patent_countries"])()
-    assert (config.top_n, config.highlight_country, config.formats) == (15, "EC", ["png", "svg", "html"])
-    assert chart_config_class(CHARTS["top_patent_inventors"])().top_n == 10
-    assert chart_config_class(CHARTS["patent_forecast"])().cutoff_year is None
+def test_charts_config_has_shared_style_and_a_section_per_chart_with_its_defaults():
+    config = ChartsConfig()
+    assert (config.highlight_country, config.formats) == ("EC", ["png", "svg", "html"])
+    assert (config.top_patent_countries.top_n, config.top_patent_inventors.top_n) == (15, 10)
+    assert config.patent_forecast.cutoff_year is None and config.patent_forecast.horizon == 6
+
+
+def test_a_chart_section_overrides_title_and_height_for_that_chart_only():
+    config = ChartsConfig(title="auto", height=700, cpc_treemap={"title": "CPC map", "height": 1100})
+    _, treemap_style, _ = validated_settings(CHARTS["cpc_treemap"], config)
+    _, bars_style, _ = validated_settings(CHARTS["top_patent_countries"], config)
+    assert (treemap_style.title, treemap_style.height) == ("CPC map", 1100)
+    assert (bars_style.title, bars_style.height) == ("auto", 700)
+
+
+def test_charts_are_one_subsettable_step():
+    from intelli_assets.definitions import defs
+
+    asset = defs.resolve_assets_def(dg.AssetKey(["charts", "cpc_treemap"]))
+    assert asset.can_subset and asset.node_def.name == "charts"
+    assert asset.keys == {dg.AssetKey(["charts", k]) for k in CHARTS}
+    assert set(asset.required_resource_keys) >= {"renderer", "store", "forecasts"}

@@ -41,3 +41,36 @@ def test_cagr_starts_at_first_positive_year():
     assert (start, end) == (2011, 2013) and rate == pytest.approx(1.0)
     assert cagr({2010: 0, 2011: 0}) is None
     assert cagr({2010: 5, 2011: 0}) is None
+
+
+def test_the_worker_process_gives_exactly_the_in_process_result():
+    from intelli_assets.forecast_worker import ForecastWorker
+
+    worker = ForecastWorker()
+    try:
+        worker.submit(F1, 6)  # prefetched, then collected
+        worker.submit([5] * 12, 4)
+        flat = worker.forecast([5] * 12, 4)  # replies are matched to their own request
+        fitted = worker.forecast(F1, 6)
+        assert worker.alive
+    finally:
+        worker.close()
+    local = forecast_series(F1, 6)
+    assert (fitted.ets, fitted.arima, fitted.warnings) == (local.ets, local.arima, local.warnings)
+    assert flat.arima.values == forecast_series([5] * 12, 4).arima.values
+    assert not worker.alive
+
+
+def test_a_dead_worker_falls_back_to_fitting_in_process():
+    from intelli_assets import forecast_worker
+
+    forecast_worker.start_worker()
+    worker = forecast_worker._worker
+    try:
+        worker._proc.kill()
+        worker._proc.wait()
+        result = forecast_worker.forecast_series(F1, 6)
+        assert result.arima.spec["order"] == [1, 1, 0]
+        assert forecast_worker._worker is None  # dropped; the next run starts a new one
+    finally:
+        forecast_worker.stop_worker()

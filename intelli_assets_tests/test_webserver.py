@@ -119,7 +119,7 @@ def test_materialize_every_chart_like_the_ui(dagster_dev, home, sample_workbook)
             "jobName": "__ASSET_JOB",
             "assetSelection": [{"path": ["charts", key]} for key in CHARTS],
         },
-        "runConfigData": {"ops": {"charts__top_patent_countries": {"config": {"top_n": 5, "language": "en"}}}},
+        "runConfigData": {"ops": {"charts": {"config": {"language": "en", "top_patent_countries": {"top_n": 5}}}}},
         "executionMetadata": {"tags": [{"key": "dagster/partition", "value": partition}]},
     }
     launched = graphql(dagster_dev, LAUNCH, {"params": params})["launchRun"]
@@ -148,3 +148,4 @@ def test_materialize_every_chart_like_the_ui(dagster_dev, home, sample_workbook)
     assert all(Path(v[2]).stat().st_size > 20_000 for v in latest.values())
     countries = Path(latest["top_patent_countries"][2]).with_name("chart_data.json")
     assert json.loads(countries.read_text())["meta"]["params"] == {"top_n": 5}
+    assert json.loads(countries.with_name("settings.json").read_text())["style"]["language"] == "en"

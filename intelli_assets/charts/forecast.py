@@ -8,8 +8,15 @@ from intelli_assets.charts.base import Chart, ChartSpec, Param
 from intelli_assets.charts.labels import label
 from intelli_assets.charts.timeseries import CUTOFF, layout_years, line, yearly_series, years_range
 from intelli_assets.dataset import Dataset
-from intelli_assets.forecasting import cagr, forecast_series
+from intelli_assets.forecast_worker import forecast_series, prefetch
+from intelli_assets.forecasting import cagr
 from intelli_assets.style import Style, most_distinct
+
+
+def prefetch_forecast(dataset: Dataset, params: dict) -> None:
+    """Start the model fits in the forecast worker, if one runs, before the chart is built."""
+    series, _ = yearly_series(dataset, params["cutoff_year"])
+    prefetch([int(v) for v in series], params["horizon"])
 
 
 def patent_forecast(dataset: Dataset, params: dict, style: Style) -> Chart:
@@ -79,5 +86,6 @@ def patent_forecast(dataset: Dataset, params: dict, style: Style) -> Chart:
 SPECS = [
     ChartSpec("patent_forecast", "2.0", "publication_year",
               "Publications per year with CAGR line and 6-year ETS and ARIMA forecasts", patent_forecast,
-              (CUTOFF, Param("horizon", 6, "years to forecast", minimum=1, maximum=15))),
+              (CUTOFF, Param("horizon", 6, "years to forecast", minimum=1, maximum=15)), fits_models=True,
+              prefetch=prefetch_forecast),
 ]

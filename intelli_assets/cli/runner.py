@@ -17,10 +17,10 @@ from pydantic import ValidationError
 
 from intelli_assets.charts import CHARTS, get_chart
 from intelli_assets.dataset import file_sha256, partition_key_for
-from intelli_assets.defs.charts.assets import ChartConfig, chart_config_class, validated_settings
+from intelli_assets.defs.charts.assets import ChartsConfig, ChartStyleConfig, validated_settings
 from intelli_assets.defs.common.partitions import DATASETS_PARTITIONS_NAME
 from intelli_assets.defs.jobs import MAIN_JOB_NAME
-from intelli_assets.errors import ChartParamError
+from intelli_assets.errors import ChartParamError, IntelliError
 from intelli_assets.espacenet import read_filters_workbook
 
 LIST_FIELDS = {"formats"}
@@ -54,26 +54,17 @@ def select_charts(spec: str) -> list[str]:
 
 
 def chart_run_config(charts: list[str], overrides: dict[str, Any]) -> dict:
-    """Per-chart op config; every key must apply to at least one selected chart. Validates
-    everything (style and params) now, so bad input fails before any partition or run."""
-    shared = set(ChartConfig.model_fields)
-    used: set[str] = set()
-    ops = {}
+    """Config of the `charts` step: style settings shared, chart parameters into the section of
+    every selected chart that has them; each key must apply somewhere. Validates everything
+    (style and params) now, so bad input fails before any partition or run."""
+    shared = set(ChartStyleConfig.model_fields)
+    config: dict[str, Any] = {k: v for k, v in overrides.items() if k in shared}
+    used = set(config)
     for key in charts:
-        spec = get_chart(key)
-        accepted = shared | {p.name for p in spec.params}
-        given = {k: v for k, v in overrides.items() if k in accepted}
-        used |= set(given)
-        try:
-            config = chart_config_class(spec)(**given)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            raise ChartParamError(
-                f"chart {key!r}: setting {'.'.join(map(str, first['loc']))}={first.get('input')!r}: {first['msg']}"
-            ) from None
-        validated_settings(spec, config)
-        typed = config.model_dump()
-        ops[f"charts__{key}"] = {"config": {k: typed[k] for k in given}}
+        section = {p.name: overrides[p.name] for p in get_chart(key).params if p.name in overrides}
+        used |= set(section)
+        if section:
+            config[key] = section
     unknown = sorted(set(overrides) - used)
     if unknown:
         params = sorted({p.name for k in charts for p in get_chart(k).params})
@@ -81,7 +72,21 @@ def chart_run_config(charts: list[str], overrides: dict[str, Any]) -> dict:
             f"unknown setting(s) {', '.join(unknown)} for the selected charts; "
             f"style settings: {', '.join(sorted(shared))}; chart parameters: {', '.join(params) or 'none'}"
         )
-    return ops
+    try:
+        typed = ChartsConfig(**config)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(map(str, first["loc"]))
+        raise ChartParamError(f"setting {where}={first.get('input')!r}: {first['msg']}") from None
+    for key in charts:
+        try:
+            validated_settings(get_chart(key), typed)
+        except IntelliError as exc:
+            raise ChartParamError(f"chart {key!r}: {exc}") from None
+    dumped = typed.model_dump()
+    config = {k: dumped[k] for k in config if k in shared} | {
+        key: {p: dumped[key][p] for p in section} for key, section in config.items() if key not in shared}
+    return {"charts": {"config": config}}
 
 
 @dataclass
@@ -98,25 +103,39 @@ class RunReport:
                 "charts": self.charts, "errors": self.errors}
 
 
+PROGRESS_EVENTS = {dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE,
+                   dg.DagsterEventType.STEP_SKIPPED, dg.DagsterEventType.ASSET_MATERIALIZATION}
+
+
+def progress_line(record: dg.EventLogEntry) -> tuple[str, str] | None:
+    """(item, outcome) for a finished ingestion step or a materialized chart, else None."""
+    event = record.dagster_event
+    if event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION:
+        path = event.asset_key.path
+        return ("/".join(path), "done") if path[0] == "charts" else None
+    if record.step_key == "charts":  # its charts are reported one by one; failures at the end
+        return None
+    outcome = {dg.DagsterEventType.STEP_SUCCESS: "done", dg.DagsterEventType.STEP_FAILURE: "FAILED"}.get(
+        event.event_type, "skipped")
+    return record.step_key or "", outcome
+
+
 def watch_steps(instance: dg.DagsterInstance, run_id: str, total: int, emit: Callable[[str], None],
                 stop: threading.Event) -> None:
-    """Print one line per finished step while the run goes on (polls the event log)."""
+    """Print one line per finished step or chart while the run goes on (polls the event log)."""
     seen: set[str] = set()
-    kinds = {dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE, dg.DagsterEventType.STEP_SKIPPED}
     while True:
         done = stop.wait(0.25)
         try:
-            records = instance.all_logs(run_id, of_type=kinds)
+            records = instance.all_logs(run_id, of_type=PROGRESS_EVENTS)
         except Exception:  # noqa: BLE001 - the run may not exist yet
             records = []
         for record in records:
-            step = record.step_key or ""
-            if step in seen:
+            line = progress_line(record)
+            if line is None or line[0] in seen:
                 continue
-            seen.add(step)
-            outcome = {dg.DagsterEventType.STEP_SUCCESS: "done", dg.DagsterEventType.STEP_FAILURE: "FAILED"}.get(
-                record.dagster_event.event_type, "skipped")
-            emit(f"[{len(seen):>2}/{total}] {step.replace('__', '/')}: {outcome}")
+            seen.add(line[0])
+            emit(f"[{len(seen):>2}/{total}] {line[0]}: {line[1]}")
         if done:
             return
 
@@ -156,7 +175,7 @@ def run_workbook(path: Path, charts: list[str], overrides: dict[str, Any], insta
         if watcher:
             watcher.join()
     report.charts = chart_outcomes(result, charts)
-    report.errors = [f"{step.replace('__', '/')}: {msg}" for step, msg in step_failures(result).items()]
+    report.errors = [f"{step}: {msg}" for step, msg in step_failures(result).items()]
     ok = sum(1 for c in report.charts.values() if c["status"] == "success")
     report.status = "success" if ok == len(charts) else "partial_success" if ok else "failed"
     if progress:
@@ -165,10 +184,17 @@ def run_workbook(path: Path, charts: list[str], overrides: dict[str, Any], insta
 
 
 def step_failures(result: dg.ExecuteInProcessResult) -> dict[str, str]:
-    """Step key -> the error as a user should read it (no exception class prefix)."""
+    """Step key (or `charts/<key>` for one chart) -> the error as a user should read it."""
     out = {}
     for event in result.get_step_failure_events():
-        message = event.step_failure_data.error.message.strip()
+        failure = event.step_failure_data
+        failed_charts = failure.user_failure_data.metadata.get("failed_charts") if failure.user_failure_data else None
+        if failed_charts is not None:
+            out.update({f"charts/{key}": error for key, error in failed_charts.value.items()})
+            continue
+        message = failure.error.message.strip() if failure.error else ""
+        if failure.user_failure_data and failure.user_failure_data.description:
+            message = failure.user_failure_data.description
         out[event.step_key] = re.sub(r"^[\w.]+(Error|Failure|Exception): ", "", message).replace("\n", " ")
     return out
 
@@ -185,12 +211,11 @@ def chart_outcomes(result: dg.ExecuteInProcessResult, charts: list[str]) -> dict
             files = {fmt: meta[f"{fmt}_path"].value for fmt in ("png", "svg", "html", "chart_data")
                      if f"{fmt}_path" in meta}
             out[key] = {"status": "success", "files": files}
-        elif f"charts__{key}" in failed:
-            out[key] = {"status": "failed", "error": failed[f"charts__{key}"], "files": {}}
+        elif f"charts/{key}" in failed or "charts" in failed:
+            out[key] = {"status": "failed", "error": failed.get(f"charts/{key}") or failed["charts"], "files": {}}
         else:
             upstream = "; ".join(failed.values()) or "an upstream step or blocking check failed"
-            upstream = f"not run: {upstream}"
-            out[key] = {"status": "skipped", "error": upstream, "files": {}}
+            out[key] = {"status": "skipped", "error": f"not run: {upstream}", "files": {}}
     return out
 
 

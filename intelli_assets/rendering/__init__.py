@@ -16,6 +16,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import plotly
@@ -74,6 +75,7 @@ class FigureRenderer:
         self._dir: tempfile.TemporaryDirectory | None = None
         self._warming: threading.Thread | None = None
         self._warm_error: BaseException | None = None
+        self._queue: ThreadPoolExecutor | None = None
         self.restarts = 0
 
     def __enter__(self) -> FigureRenderer:
@@ -186,15 +188,27 @@ class FigureRenderer:
             out["preview"] = base64.b64decode(value["preview"])
         return out
 
+    def submit(self, fig: go.Figure, formats: Sequence[str] = STATIC_FORMATS, scale: float = 1.0,
+               preview_scale: float | None = None) -> Future[dict[str, bytes]]:
+        """`render` in the renderer's own thread, one figure at a time in submission order: the
+        caller builds the next chart while Chromium (on the other core) draws this one."""
+        if self._queue is None:
+            self._queue = ThreadPoolExecutor(1, thread_name_prefix="chart-render")
+        return self._queue.submit(self.render, fig, formats, scale, preview_scale)
+
     def render_many(self, figures: Iterable[go.Figure], formats: Sequence[str] = STATIC_FORMATS,
                     scale: float = 1.0) -> list[dict[str, bytes]]:
-        return [self.render(fig, formats, scale) for fig in figures]
+        futures = [self.submit(fig, formats, scale) for fig in figures]
+        return [future.result() for future in futures]
 
     @property
     def browser_pid(self) -> int | None:
         return self._browser.process.pid if self._browser and self._browser.alive else None
 
     def close(self) -> None:
+        if self._queue is not None:  # a render in flight ends (or times out) before the browser goes
+            self._queue.shutdown(wait=True, cancel_futures=True)
+            self._queue = None
         if self._warming is not None:
             self._warming.join()
             self._warming = None

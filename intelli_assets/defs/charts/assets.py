@@ -1,17 +1,28 @@
-"""charts/<key>: one asset per registry entry, rendering PNG, SVG, HTML and chart_data."""
+"""charts/<key>: the eight chart assets, drawn by one subsettable step.
+
+Each chart is its own asset (own code version, metadata, history); materializing one chart
+runs only that chart. Drawing every selected chart in one step lets rendering overlap the
+Python work: Chromium draws chart k on the other core while chart k+1 is built and chart k's
+HTML and data files are written, and it saves Dagster's per-step bookkeeping.
+"""
 
 import base64
 import json
 import time
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Optional
 
 import dagster as dg
 from pydantic import Field, create_model
 
 from intelli_assets.artifacts import params_hash, write_atomic
-from intelli_assets.charts import CHARTS, ChartSpec
+from intelli_assets.charts import CHARTS, Chart, ChartSpec
 from intelli_assets.dataset import load_dataset
-from intelli_assets.defs.charts.resources import ChartRenderer
+from intelli_assets.defs.charts.resources import ChartRenderer, ForecastFitting
 from intelli_assets.defs.common.partitions import datasets_partitions
 from intelli_assets.defs.common.resources import ArtifactStore
 from intelli_assets.defs.datasets.assets import patent_dataset
@@ -22,97 +33,191 @@ from intelli_assets.style import OUTPUT_FORMATS, Style
 PREVIEW_SCALE = 0.4
 STYLE_FIELDS = ("palette", "font_size", "language", "highlight_country", "title", "show_footnotes",
                 "width", "height", "scale")
+PER_CHART_STYLE = ("title", "height")  # the style settings a chart's own section may override
 
 
-class ChartConfig(dg.Config):
-    """Style options shared by every chart (the same schema in the Launchpad, CLI and GraphQL)."""
+class ChartStyleConfig(dg.Config):
+    """Style options shared by every chart of a run (the same schema in the Launchpad, CLI and GraphQL)."""
 
     palette: str = Field(default="professional", description="professional, vibrant, earth, ocean, sunset, monochrome")
     font_size: str = Field(default="medium", description="small, medium, large")
     language: str = Field(default="es", description="es or en, for every label and footnote")
     highlight_country: str = Field(default="EC", description="two-letter code drawn in the accent colour; empty: none")
-    title: Optional[str] = Field(default=None, description="chart title: none by default, 'auto' for the built-in one, or your text")
-    show_footnotes: bool = Field(default=True, description="draw the explanatory footnotes under the chart")
+    title: Optional[str] = Field(default=None, description="chart titles: none by default, 'auto' for the built-in ones")
+    show_footnotes: bool = Field(default=True, description="draw the explanatory footnotes under the charts")
     width: int = Field(default=1200, description="image width in pixels")
     height: Optional[int] = Field(default=None, description="image height in pixels; default depends on the chart")
     scale: float = Field(default=1.0, description="PNG pixel density (2 for print)")
     formats: list[str] = Field(default=list(OUTPUT_FORMATS), description="any of png, svg, html")
 
 
-def chart_config_class(spec: ChartSpec) -> type[ChartConfig]:
-    """ChartConfig plus the chart's own parameters, typed, with their defaults."""
+def chart_section_class(spec: ChartSpec) -> type[dg.Config]:
+    """One chart's own settings: its parameters, typed, with their defaults, and a title and
+    height of its own."""
     fields = {
         p.name: (Optional[int] if p.default is None else int, Field(default=p.default, description=p.help))
         for p in spec.params
     }
-    name = "".join(part.title() for part in spec.key.split("_")) + "Config"
-    return create_model(name, __base__=ChartConfig, **fields)
+    fields["title"] = (Optional[str], Field(default=None, description="this chart's title text, or 'auto'"))
+    fields["height"] = (Optional[int], Field(default=None, description="this chart's height in pixels"))
+    name = "".join(part.title() for part in spec.key.split("_")) + "Settings"
+    return create_model(name, __base__=dg.Config, __doc__=spec.description, **fields)
 
 
-def validated_settings(spec: ChartSpec, config: ChartConfig) -> tuple[dict, Style, list[str]]:
+ChartsConfig: type[ChartStyleConfig] = create_model(
+    "ChartsConfig",
+    __base__=ChartStyleConfig,
+    __doc__="Shared style, plus one section per chart with its parameters.",
+    **{key: (section, Field(default_factory=section, description=spec.description))
+       for key, spec in CHARTS.items() for section in (chart_section_class(spec),)},
+)
+
+
+def validated_settings(spec: ChartSpec, config: ChartStyleConfig) -> tuple[dict, Style, list[str]]:
+    """(params, style, formats) of one chart; raises IntelliError on any invalid value."""
     values = config.model_dump()
+    section = values[spec.key]
     unknown = sorted(set(values["formats"]) - set(OUTPUT_FORMATS))
     if unknown or not values["formats"]:
         raise IntelliError(f"formats must be a non-empty subset of {list(OUTPUT_FORMATS)}, got {values['formats']}")
-    style = Style(**{k: values[k] for k in STYLE_FIELDS})
-    params = spec.validate_params({p.name: values[p.name] for p in spec.params})
+    style_values = {k: values[k] for k in STYLE_FIELDS}
+    style_values.update({k: section[k] for k in PER_CHART_STYLE if section[k] is not None})
+    style = Style(**style_values)
+    params = spec.validate_params({p.name: section[p.name] for p in spec.params})
     return params, style, list(dict.fromkeys(values["formats"]))
 
 
-def build_chart_asset(spec: ChartSpec) -> dg.AssetsDefinition:
-    config_class = chart_config_class(spec)
+def chart_order(selected: set[dg.AssetKey]) -> list[str]:
+    """The selected chart keys; model-fitting charts last, so their worker has time to warm up."""
+    keys = [key for key in CHARTS if dg.AssetKey(["charts", key]) in selected]
+    return sorted(keys, key=lambda key: CHARTS[key].fits_models)
 
-    @dg.asset(
-        name=spec.key,
-        key_prefix=["charts"],
-        partitions_def=datasets_partitions,
-        deps=[patent_dataset],
-        group_name="charts",
-        kinds={"plotly"},
-        code_version=spec.version,
-        pool="charts_cpu",
-        description=f"{spec.description}. Chart algorithm {spec.key} v{spec.version}, from the "
-        f"{spec.facet!r} facet; writes PNG, SVG, HTML and chart_data.json.",
+
+@dataclass
+class PendingChart:
+    """A built chart whose images Chromium is drawing."""
+
+    key: str
+    chart: Chart
+    settings: dict
+    folder: Path
+    files: dict[str, str]
+    build_ms: float
+    images: Future
+    submitted: float
+    rendered: list[float] = field(default_factory=list)  # set by the future's callback
+
+
+def chart_materialization(pending: PendingChart, render_ms: float) -> dg.MaterializeResult:
+    images = pending.images.result()
+    files = dict(pending.files)
+    for fmt in ("png", "svg"):
+        if fmt in images:
+            files[fmt] = str(write_atomic(pending.folder / f"chart.{fmt}", images[fmt]))
+    preview = base64.b64encode(images["preview"]).decode()
+    chart_data = pending.chart.chart_data
+    return dg.MaterializeResult(
+        asset_key=dg.AssetKey(["charts", pending.key]),
+        metadata={
+            "preview": dg.MetadataValue.md(f"![{pending.key}](data:image/png;base64,{preview})"),
+            **{f"{fmt}_path": dg.MetadataValue.path(path) for fmt, path in sorted(files.items())},
+            "params": dg.MetadataValue.json(pending.settings),
+            "params_hash": pending.folder.name,
+            "chart_data": dg.MetadataValue.json(chart_data),
+            "warnings": len(chart_data.get("warnings", [])),
+            "build_ms": pending.build_ms,
+            "render_ms": round(render_ms, 1),
+        },
     )
-    def chart_asset(context: dg.AssetExecutionContext, config: config_class, renderer: ChartRenderer,
-                    store: ArtifactStore) -> dg.MaterializeResult:
+
+
+@dg.multi_asset(
+    name="charts",
+    specs=[
+        dg.AssetSpec(
+            ["charts", spec.key],
+            deps=[patent_dataset],
+            group_name="charts",
+            kinds={"plotly"},
+            code_version=spec.version,
+            skippable=True,  # one chart failing does not take the others down
+            description=f"{spec.description}. Chart algorithm {spec.key} v{spec.version}, from the "
+            f"{spec.facet!r} facet; writes PNG, SVG, HTML and chart_data.json.",
+        )
+        for spec in CHARTS.values()
+    ],
+    partitions_def=datasets_partitions,
+    can_subset=True,
+    pool="charts_cpu",
+)
+def charts(context: dg.AssetExecutionContext, config: ChartsConfig, renderer: ChartRenderer,
+           store: ArtifactStore, forecasts: ForecastFitting) -> Iterator[dg.MaterializeResult]:
+    """Builds, renders and writes every selected chart of a dataset partition: PNG, SVG,
+    self-contained HTML, chart_data.json and settings.json under
+    <artifacts>/<partition>/<chart>/<params-hash>/. A chart that fails is reported at the end
+    without stopping the others. (`forecasts` is used through its setup: the fitting worker.)"""
+    keys = chart_order(context.selected_asset_keys)
+    try:  # every setting is checked before the dataset is read or a chart is drawn
+        settings = {key: validated_settings(CHARTS[key], config) for key in keys}
+    except IntelliError as exc:
+        raise dg.Failure(description=str(exc)) from None
+    dataset = load_dataset(store.layout.dataset_dir(context.partition_key))
+    for key in keys:  # model fits start in their worker now, while the other charts are drawn
+        if CHARTS[key].prefetch:
+            try:
+                CHARTS[key].prefetch(dataset, settings[key][0])
+            except (IntelliError, ValueError):
+                pass  # the chart's own build reports it
+    failures: dict[str, str] = {}
+    queue: deque[PendingChart] = deque()
+    last_done = [0.0]
+
+    def finished(pending: PendingChart) -> Iterator[dg.MaterializeResult]:
+        try:
+            pending.images.result()
+        except Exception as exc:  # noqa: BLE001 - a render error belongs to this chart only
+            failures[pending.key] = f"rendering failed: {exc}"
+            return
+        done = pending.rendered[0] if pending.rendered else time.perf_counter()
+        render_ms = (done - max(pending.submitted, last_done[0])) * 1000
+        last_done[0] = done
+        for warning in pending.chart.chart_data.get("warnings", []):
+            context.log.warning(f"{pending.key}: {warning}")
+        yield chart_materialization(pending, render_ms)
+
+    for key in keys:
+        spec, (params, style, formats) = CHARTS[key], settings[key]
         started = time.perf_counter()
-        try:  # bad params fail here, before the dataset is read or a browser started
-            params, style, formats = validated_settings(spec, config)
-            dataset = load_dataset(store.layout.dataset_dir(context.partition_key))
+        try:
             chart = spec.run(dataset, params, style)
         except (IntelliError, ValueError) as exc:
-            raise dg.Failure(description=f"{spec.key}: {exc}") from None
+            failures[key] = str(exc)
+            continue
         built = time.perf_counter()
         static = [f for f in formats if f in ("png", "svg")]
-        images = renderer.render(chart.figure, static, style.scale, preview_scale=PREVIEW_SCALE)
-        rendered = time.perf_counter()
-        settings = {"chart": spec.key, "version": spec.version, "params": params, "style": style.to_dict(),
-                    "formats": formats}
-        folder = store.layout.chart_dir(context.partition_key, spec.key, params_hash(settings))
-        files = {fmt: str(write_atomic(folder / f"chart.{fmt}", images[fmt])) for fmt in static}
+        images = renderer.submit(chart.figure, static, style.scale, preview_scale=PREVIEW_SCALE)
+        chart_settings = {"chart": key, "version": spec.version, "params": params, "style": style.to_dict(),
+                          "formats": formats}
+        folder = store.layout.chart_dir(context.partition_key, key, params_hash(chart_settings))
+        pending = PendingChart(key, chart, chart_settings, folder, {}, round((built - started) * 1000, 1), images,
+                               submitted=built)
+        images.add_done_callback(lambda _f, p=pending: p.rendered.append(time.perf_counter()))
+        # written while Chromium draws the images
         if "html" in formats:
-            files["html"] = str(write_atomic(folder / "chart.html", figure_html(chart.figure)))
-        files["chart_data"] = str(write_atomic(folder / "chart_data.json",
-                                               json.dumps(chart.chart_data, indent=2, ensure_ascii=False)))
-        write_atomic(folder / "settings.json", json.dumps(settings, indent=2))
-        preview = base64.b64encode(images["preview"]).decode()
-        for warning in chart.chart_data.get("warnings", []):
-            context.log.warning(f"{spec.key}: {warning}")
-        return dg.MaterializeResult(
-            metadata={
-                "preview": dg.MetadataValue.md(f"![{spec.key}](data:image/png;base64,{preview})"),
-                **{f"{fmt}_path": dg.MetadataValue.path(path) for fmt, path in files.items()},
-                "params": dg.MetadataValue.json(settings),
-                "params_hash": folder.name,
-                "chart_data": dg.MetadataValue.json(chart.chart_data),
-                "warnings": len(chart.chart_data.get("warnings", [])),
-                "build_ms": round((built - started) * 1000, 1),
-                "render_ms": round((rendered - built) * 1000, 1),
-            }
+            pending.files["html"] = str(write_atomic(folder / "chart.html", figure_html(chart.figure)))
+        pending.files["chart_data"] = str(write_atomic(folder / "chart_data.json",
+                                                       json.dumps(chart.chart_data, indent=2, ensure_ascii=False)))
+        write_atomic(folder / "settings.json", json.dumps(chart_settings, indent=2))
+        queue.append(pending)
+        while queue and queue[0].images.done():
+            yield from finished(queue.popleft())
+    while queue:
+        yield from finished(queue.popleft())
+    if failures:
+        raise dg.Failure(
+            description="; ".join(f"{key}: {error}" for key, error in failures.items()),
+            metadata={"failed_charts": dg.MetadataValue.json(failures)},
         )
 
-    return chart_asset
 
-
-chart_assets = [build_chart_asset(spec) for spec in CHARTS.values()]
+chart_assets = [charts]

@@ -1,0 +1,168 @@
+"""Forecast fitting in a separate, early-started Python process.
+
+Importing statsmodels costs ~0.75 s, more than fitting both models on a 20-year series. A run
+that will draw the forecast chart starts this worker first; the import then happens on the
+other core while the run ingests the workbook and draws the other charts, and the forecast
+chart only waits for the fit itself. The worker runs the same `fit_forecasts` as the
+in-process path, so results are identical; if it is unavailable, the caller fits in process.
+
+Protocol: one JSON request per line on stdin, one JSON reply per line on stdout.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import subprocess
+import sys
+import time
+from dataclasses import asdict
+
+from intelli_assets import forecasting
+from intelli_assets.forecasting import Forecast, ForecastResult
+
+
+class WorkerUnavailable(Exception):
+    """The worker died, broke the protocol or took too long; fit in process instead."""
+
+
+class ForecastWorker:
+    def __init__(self, timeout: float = 120.0):
+        self.timeout = timeout
+        self._proc: subprocess.Popen | None = subprocess.Popen(  # noqa: S603 - fixed argv
+            [sys.executable, "-m", "intelli_assets.forecast_worker"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,  # a broken worker shows up as a fallback, not as noise
+        )
+        self._buffer = b""
+        self._pending: list[tuple] = []  # requests sent, replies not read yet, in order
+        self._done: dict[tuple, dict] = {}  # replies read, not collected yet
+
+    @property
+    def alive(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def submit(self, values: list[int], horizon: int) -> None:
+        """Ask for a fit without waiting; `forecast` with the same input collects it."""
+        key = (tuple(int(v) for v in values), int(horizon))
+        if key in self._pending or key in self._done:
+            return
+        if not self.alive:
+            raise WorkerUnavailable("the forecast worker is not running")
+        request = json.dumps({"values": list(key[0]), "horizon": key[1]}) + "\n"
+        try:
+            self._proc.stdin.write(request.encode())
+            self._proc.stdin.flush()
+        except OSError as exc:
+            self.close()
+            raise WorkerUnavailable(f"forecast worker failed: {exc}") from None
+        self._pending.append(key)
+
+    def forecast(self, values: list[int], horizon: int) -> ForecastResult:
+        key = (tuple(int(v) for v in values), int(horizon))
+        self.submit(values, horizon)
+        while key not in self._done:  # replies come in request order
+            try:
+                reply = json.loads(self._read_line())
+            except (OSError, ValueError) as exc:
+                self.close()
+                raise WorkerUnavailable(f"forecast worker failed: {exc}") from None
+            self._done[self._pending.pop(0)] = reply
+        reply = self._done.pop(key)
+        if "error" in reply:
+            raise WorkerUnavailable(reply["error"])
+        return result_from_dict(reply)
+
+    def _read_line(self) -> bytes:
+        deadline = time.monotonic() + self.timeout
+        fd = self._proc.stdout.fileno()
+        while b"\n" not in self._buffer:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise OSError(f"no reply within {self.timeout:.0f} s")
+            if select.select([fd], [], [], remaining)[0]:
+                chunk = os.read(fd, 1 << 16)
+                if not chunk:
+                    raise OSError("the worker exited")
+                self._buffer += chunk
+        line, self._buffer = self._buffer.split(b"\n", 1)
+        return line
+
+    def close(self) -> None:
+        """Kill it: it holds no state, and a clean interpreter exit after statsmodels takes ~0.5 s."""
+        if self._proc is None:
+            return
+        proc, self._proc = self._proc, None
+        proc.kill()
+        proc.wait()
+        for pipe in (proc.stdin, proc.stdout):
+            try:
+                pipe.close()
+            except OSError:  # stdin's buffer may not flush into a dead process
+                pass
+
+
+def result_from_dict(data: dict) -> ForecastResult:
+    def model(raw: dict | None) -> Forecast | None:
+        return Forecast(**raw) if raw else None
+
+    return ForecastResult(model(data["ets"]), model(data["arima"]), list(data["warnings"]))
+
+
+_worker: ForecastWorker | None = None
+
+
+def start_worker() -> None:
+    """Start this process's forecast worker, unless one is running."""
+    global _worker
+    if _worker is None or not _worker.alive:
+        _worker = ForecastWorker()
+
+
+def stop_worker() -> None:
+    global _worker
+    if _worker is not None:
+        _worker.close()
+        _worker = None
+
+
+def prefetch(values: list[int], horizon: int = 6) -> None:
+    """Start fitting now in the worker (if one was started); `forecast_series` collects it."""
+    if _worker is not None:
+        try:
+            _worker.submit(values, horizon)
+        except WorkerUnavailable:
+            stop_worker()
+
+
+def forecast_series(values: list[int], horizon: int = 6) -> ForecastResult:
+    """`forecasting.forecast_series`, fitted in the worker when one was started."""
+    if _worker is not None:
+        try:
+            return _worker.forecast(values, horizon)
+        except WorkerUnavailable:
+            stop_worker()
+    return forecasting.forecast_series(values, horizon)
+
+
+def serve() -> None:
+    """The worker's loop: import statsmodels once, then answer requests until stdin closes."""
+    replies = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)  # anything a library prints goes to stderr, never into the replies
+    from intelli_assets.forecasting import forecast_series, import_models
+
+    import_models()
+    for line in sys.stdin:
+        try:
+            request = json.loads(line)
+            reply = asdict(forecast_series(request["values"], request["horizon"]))
+        except Exception as exc:  # noqa: BLE001 - reported to the caller, which falls back
+            reply = {"error": f"{type(exc).__name__}: {exc}"}
+        replies.write(json.dumps(reply) + "\n")
+        replies.flush()
+
+
+if __name__ == "__main__":
+    serve()
