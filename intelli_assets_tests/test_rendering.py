@@ -118,6 +118,7 @@ def test_missing_browser_is_a_clear_error(monkeypatch, tmp_path):
 
 
 def test_html_is_self_contained(sample_dataset):
-    html = figure_html(get_chart("cpc_treemap").run(sample_dataset, {}, Style()).figure)
+    html = figure_html(get_chart("cpc_treemap").run(sample_dataset, {}, Style()).figure).decode()
     assert not re.findall(r"<script[^>]*\bsrc=", html)  # nothing fetched from a CDN
     assert len(html) > 3_000_000  # plotly.js is inlined
+    assert html.index("Plotly.newPlot") > html.index("</script>") and '"type":"treemap"' in html

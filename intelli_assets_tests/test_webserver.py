@@ -105,47 +105,64 @@ def test_code_location_loads_with_every_asset(dagster_dev):
     assert all(n["isPartitioned"] and n["description"] for n in nodes.values())
 
 
-def test_materialize_every_chart_like_the_ui(dagster_dev, home, sample_workbook):
-    # the dataset comes in through the CLI (as the inbox sensor will); the charts from the "UI"
-    intelli = Path(sys.executable).parent / "intelli"
-    env = {**os.environ, "DAGSTER_HOME": str(home)}
-    ingest = subprocess.run([str(intelli), "run", str(sample_workbook), "--charts", "patent_evolution", "--json"],
-                            capture_output=True, text=True, env=env, check=True)
-    partition = json.loads(ingest.stdout)["partition"]
+def launch_and_wait(url: str, partition: str, charts: list[str], config: dict | None = None) -> str:
     params = {
         "selector": {
             "repositoryLocationName": "intelli_assets",
             "repositoryName": "__repository__",
             "jobName": "__ASSET_JOB",
-            "assetSelection": [{"path": ["charts", key]} for key in CHARTS],
+            "assetSelection": [{"path": ["charts", key]} for key in charts],
         },
-        "runConfigData": {"ops": {"charts": {"config": {"language": "en", "top_patent_countries": {"top_n": 5}}}}},
+        "runConfigData": {"ops": {"charts": {"config": config}}} if config else {},
         "executionMetadata": {"tags": [{"key": "dagster/partition", "value": partition}]},
     }
-    launched = graphql(dagster_dev, LAUNCH, {"params": params})["launchRun"]
+    launched = graphql(url, LAUNCH, {"params": params})["launchRun"]
     assert launched["__typename"] == "LaunchRunSuccess", launched
     run_id = launched["run"]["runId"]
     deadline, status = time.monotonic() + 240, None
     while time.monotonic() < deadline:
-        status = graphql(dagster_dev, RUN_STATUS, {"id": run_id})["runOrError"]["status"]
+        status = graphql(url, RUN_STATUS, {"id": run_id})["runOrError"]["status"]
         if status in ("SUCCESS", "FAILURE", "CANCELED"):
             break
         time.sleep(1)
     assert status == "SUCCESS"
+    return run_id
+
+
+def latest_chart_materializations(env: dict) -> dict[str, list]:
     check = (
         "import json, dagster as dg\n"
         "i = dg.DagsterInstance.get()\n"
         f"keys = {sorted(CHARTS)!r}\n"
         "out = {}\n"
         "for k in keys:\n"
-        "    r = i.fetch_materializations(dg.AssetKey(['charts', k]), limit=1).records[0]\n"
-        "    out[k] = [r.run_id, r.partition_key, r.asset_materialization.metadata['png_path'].value]\n"
+        "    r = i.fetch_materializations(dg.AssetKey(['charts', k]), limit=1).records\n"
+        "    out[k] = [r[0].run_id, r[0].partition_key, r[0].asset_materialization.metadata['png_path'].value] if r else None\n"
         "print(json.dumps(out))\n"
     )
-    latest = json.loads(subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, env=env,
-                                       check=True).stdout)
-    assert {k: v[:2] for k, v in latest.items()} == {k: [run_id, partition] for k in CHARTS}
-    assert all(Path(v[2]).stat().st_size > 20_000 for v in latest.values())
+    return json.loads(subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, env=env,
+                                     check=True).stdout)
+
+
+def test_materialize_one_chart_then_every_chart_like_the_ui(dagster_dev, home, sample_workbook):
+    # the dataset comes in through the CLI (as the inbox sensor will); the charts from the "UI"
+    intelli = Path(sys.executable).parent / "intelli"
+    env = {**os.environ, "DAGSTER_HOME": str(home)}
+    ingest = subprocess.run([str(intelli), "run", str(sample_workbook), "--charts", "patent_evolution", "--json"],
+                            capture_output=True, text=True, env=env, check=True)
+    partition = json.loads(ingest.stdout)["partition"]
+
+    # one chart, re-rendered with its own settings: only that chart runs
+    one = launch_and_wait(dagster_dev, partition, ["top_patent_countries"],
+                          {"language": "en", "top_patent_countries": {"top_n": 5}})
+    latest = latest_chart_materializations(env)
+    assert [k for k, v in latest.items() if v and v[0] == one] == ["top_patent_countries"]
     countries = Path(latest["top_patent_countries"][2]).with_name("chart_data.json")
     assert json.loads(countries.read_text())["meta"]["params"] == {"top_n": 5}
     assert json.loads(countries.with_name("settings.json").read_text())["style"]["language"] == "en"
+
+    every = launch_and_wait(dagster_dev, partition, list(CHARTS))
+    latest = latest_chart_materializations(env)
+    assert {k: v[:2] for k, v in latest.items()} == {k: [every, partition] for k in CHARTS}
+    assert all(Path(v[2]).stat().st_size > 20_000 for v in latest.values())
+    assert countries.exists()  # the earlier render, with other params, is kept

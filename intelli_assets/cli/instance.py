@@ -25,14 +25,15 @@ def prepare_home() -> Path:
     return home
 
 
-def ensure_pool_limits(instance: dg.DagsterInstance) -> dict[str, int]:
-    """Per-pool limits live in the instance's storage, not dagster.yaml: set missing ones."""
+def ensure_pool_limits(instance: dg.DagsterInstance) -> list[str]:
+    """Per-pool limits live in the instance's storage, not dagster.yaml: set missing ones
+    (limits an operator changed are kept). Returns the pools it set."""
     storage = instance.event_log_storage
     existing = storage.get_concurrency_keys()
-    for pool, limit in POOL_LIMITS.items():
-        if pool not in existing:
-            storage.set_concurrency_slots(pool, limit)
-    return {pool: storage.get_concurrency_info(pool).slot_count for pool in POOL_LIMITS}
+    missing = [pool for pool in POOL_LIMITS if pool not in existing]
+    for pool in missing:
+        storage.set_concurrency_slots(pool, POOL_LIMITS[pool])
+    return missing
 
 
 def open_instance() -> dg.DagsterInstance:
