@@ -193,3 +193,25 @@ def test_the_forecast_chart_through_the_worker_matches_the_in_process_fit(instan
     in_process = CHARTS["patent_forecast"].run(dataset, params, Style()).chart_data
     assert from_run["forecast_arima"] == in_process["forecast_arima"] and from_run["forecast_arima"]
     assert from_run["forecast_ets"] == in_process["forecast_ets"] and from_run["models"] == in_process["models"]
+
+
+def test_a_bug_in_one_chart_is_logged_and_costs_only_that_chart(instance, tmp_path, sample_workbook, monkeypatch):
+    """A chart that raises something unexpected (simulated here: no real chart does) is
+    reported with its traceback in the run log; the other charts are still materialized."""
+    from dataclasses import replace
+
+    from intelli_assets.charts import CHARTS
+
+    def broken(dataset, params, style):
+        raise KeyError("no such column")
+
+    monkeypatch.setitem(CHARTS, "cpc_treemap", replace(CHARTS["cpc_treemap"], build=broken))
+    key = partition_for(instance, sample_workbook)
+    treemap = dg.AssetKey(["charts", "cpc_treemap"])
+    result = materialize(instance, tmp_path, key, sample_workbook, [RAW, DATASET, COUNTRIES, treemap])
+    assert not result.success
+    assert [m.asset_key for m in result.get_asset_materialization_events()][-1:] == [COUNTRIES]
+    failed = result.get_step_failure_events()[0].step_failure_data.user_failure_data.metadata["failed_charts"].value
+    assert failed == {"cpc_treemap": "internal error (KeyError: 'no such column'); traceback in the run log"}
+    logs = [r.user_message for r in instance.all_logs(result.run_id) if "unexpected error" in r.user_message]
+    assert logs and "Traceback" in logs[0] and "no such column" in logs[0]

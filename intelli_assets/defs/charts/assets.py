@@ -9,6 +9,7 @@ HTML and data files are written, and it saves Dagster's per-step bookkeeping.
 import base64
 import json
 import time
+import traceback
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future
@@ -190,8 +191,12 @@ def charts(context: dg.AssetExecutionContext, config: ChartsConfig, renderer: Ch
         started = time.perf_counter()
         try:
             chart = spec.run(dataset, params, style)
-        except (IntelliError, ValueError) as exc:
+        except (IntelliError, ValueError) as exc:  # bad data or params: the user's to fix
             failures[key] = str(exc)
+            continue
+        except Exception as exc:  # noqa: BLE001 - a bug in one chart must not cost the others
+            context.log.error(f"{key}: unexpected error\n{traceback.format_exc()}")
+            failures[key] = f"internal error ({type(exc).__name__}: {exc}); traceback in the run log"
             continue
         built = time.perf_counter()
         static = [f for f in formats if f in ("png", "svg")]
