@@ -11,7 +11,7 @@ import json
 import time
 import traceback
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +22,7 @@ from pydantic import Field, create_model
 
 from intelli_assets.artifacts import params_hash, write_atomic
 from intelli_assets.charts import CHARTS, Chart, ChartSpec
-from intelli_assets.dataset import load_dataset
+from intelli_assets.dataset import Dataset, load_dataset
 from intelli_assets.defs.charts.resources import ChartRenderer, ForecastFitting
 from intelli_assets.defs.common.partitions import datasets_partitions
 from intelli_assets.defs.common.resources import ArtifactStore
@@ -109,7 +109,32 @@ class PendingChart:
     rendered: list[float] = field(default_factory=list)  # set by the future's callback
 
 
+def start_chart(key: str, dataset: Dataset, settings: tuple[dict, Style, list[str]], renderer: ChartRenderer,
+                folder_for: Callable[[dict], Path]) -> PendingChart:
+    """Build a chart, hand its figure to Chromium, and write the files that need no image
+    (HTML, chart_data.json, settings.json) while Chromium draws."""
+    spec, (params, style, formats) = CHARTS[key], settings
+    started = time.perf_counter()
+    chart = spec.run(dataset, params, style)
+    built = time.perf_counter()
+    static = [f for f in formats if f in ("png", "svg")]
+    images = renderer.submit(chart.figure, static, style.scale, preview_scale=PREVIEW_SCALE)
+    chart_settings = {"chart": key, "version": spec.version, "params": params, "style": style.to_dict(),
+                      "formats": formats}
+    folder = folder_for(chart_settings)
+    pending = PendingChart(key, chart, chart_settings, folder, {}, round((built - started) * 1000, 1), images,
+                           submitted=built)
+    images.add_done_callback(lambda _f: pending.rendered.append(time.perf_counter()))
+    if "html" in formats:
+        pending.files["html"] = str(write_atomic(folder / "chart.html", figure_html(chart.figure)))
+    pending.files["chart_data"] = str(write_atomic(folder / "chart_data.json",
+                                                   json.dumps(chart.chart_data, indent=2, ensure_ascii=False)))
+    write_atomic(folder / "settings.json", json.dumps(chart_settings, indent=2))
+    return pending
+
+
 def chart_materialization(pending: PendingChart, render_ms: float) -> dg.MaterializeResult:
+    """Write the images of a rendered chart; its materialization with the preview and paths."""
     images = pending.images.result()
     files = dict(pending.files)
     for fmt in ("png", "svg"):
@@ -171,50 +196,33 @@ def charts(context: dg.AssetExecutionContext, config: ChartsConfig, renderer: Ch
                 pass  # the chart's own build reports it
     failures: dict[str, str] = {}
     queue: deque[PendingChart] = deque()
-    last_done = [0.0]
+    last_done = 0.0  # when Chromium finished the previous chart: render_ms excludes queueing
 
     def finished(pending: PendingChart) -> Iterator[dg.MaterializeResult]:
+        nonlocal last_done
         try:
             pending.images.result()
         except Exception as exc:  # noqa: BLE001 - a render error belongs to this chart only
             failures[pending.key] = f"rendering failed: {exc}"
             return
         done = pending.rendered[0] if pending.rendered else time.perf_counter()
-        render_ms = (done - max(pending.submitted, last_done[0])) * 1000
-        last_done[0] = done
+        render_ms, last_done = (done - max(pending.submitted, last_done)) * 1000, done
         for warning in pending.chart.chart_data.get("warnings", []):
             context.log.warning(f"{pending.key}: {warning}")
         yield chart_materialization(pending, render_ms)
 
+    def folder_for(key: str) -> Callable[[dict], Path]:
+        return lambda chart_settings: store.layout.chart_dir(context.partition_key, key, params_hash(chart_settings))
+
     for key in keys:
-        spec, (params, style, formats) = CHARTS[key], settings[key]
-        started = time.perf_counter()
         try:
-            chart = spec.run(dataset, params, style)
+            queue.append(start_chart(key, dataset, settings[key], renderer, folder_for(key)))
         except (IntelliError, ValueError) as exc:  # bad data or params: the user's to fix
             failures[key] = str(exc)
-            continue
         except Exception as exc:  # noqa: BLE001 - a bug in one chart must not cost the others
             context.log.error(f"{key}: unexpected error\n{traceback.format_exc()}")
             failures[key] = f"internal error ({type(exc).__name__}: {exc}); traceback in the run log"
-            continue
-        built = time.perf_counter()
-        static = [f for f in formats if f in ("png", "svg")]
-        images = renderer.submit(chart.figure, static, style.scale, preview_scale=PREVIEW_SCALE)
-        chart_settings = {"chart": key, "version": spec.version, "params": params, "style": style.to_dict(),
-                          "formats": formats}
-        folder = store.layout.chart_dir(context.partition_key, key, params_hash(chart_settings))
-        pending = PendingChart(key, chart, chart_settings, folder, {}, round((built - started) * 1000, 1), images,
-                               submitted=built)
-        images.add_done_callback(lambda _f, p=pending: p.rendered.append(time.perf_counter()))
-        # written while Chromium draws the images
-        if "html" in formats:
-            pending.files["html"] = str(write_atomic(folder / "chart.html", figure_html(chart.figure)))
-        pending.files["chart_data"] = str(write_atomic(folder / "chart_data.json",
-                                                       json.dumps(chart.chart_data, indent=2, ensure_ascii=False)))
-        write_atomic(folder / "settings.json", json.dumps(chart_settings, indent=2))
-        queue.append(pending)
-        while queue and queue[0].images.done():
+        while queue and queue[0].images.done():  # materialize each chart as soon as it is drawn
             yield from finished(queue.popleft())
     while queue:
         yield from finished(queue.popleft())
