@@ -13,8 +13,17 @@ import plotly.graph_objects as go
 import pytest
 
 from intelli_assets.charts import CHARTS, get_chart
-from intelli_assets.rendering import FigureRenderer, RenderError, figure_html, render_many
-from intelli_assets.rendering.browser import BrowserError, find_chromium
+from intelli_assets.rendering import (
+    CHARTS_PLOTLY_JS,
+    PACKAGE_PLOTLY_JS,
+    PLOTLY_JS,
+    FigureRenderer,
+    RenderError,
+    figure_html,
+    plotly_js_version,
+    render_many,
+)
+from intelli_assets.rendering.browser import BrowserError, ChromiumPipe, find_chromium
 from intelli_assets.style import LANGUAGES, PALETTES, Style
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -55,6 +64,16 @@ def test_every_chart_renders(key, renderer, sample_dataset):
     assert png_size(out["png"]) == (chart.width, chart.height)
     assert len(out["png"]) > 20_000  # a real chart, not a blank canvas
     assert b"<svg" in out["svg"][:200]
+
+
+def test_the_partial_plotly_bundle_draws_every_chart_exactly_as_the_full_one(renderer, sample_dataset):
+    assert PLOTLY_JS == CHARTS_PLOTLY_JS  # built from the version the plotly package ships
+    assert plotly_js_version(CHARTS_PLOTLY_JS) == plotly_js_version(PACKAGE_PLOTLY_JS)
+    figures = [get_chart(key).run(sample_dataset, {}, Style(language=lang, title="auto")).figure
+               for key in sorted(CHARTS) for lang in LANGUAGES]
+    with FigureRenderer(plotly_js=PACKAGE_PLOTLY_JS) as full:
+        expected = [full.render(fig, ["png"])["png"] for fig in figures]
+    assert [renderer.render(fig, ["png"])["png"] for fig in figures] == expected
 
 
 @pytest.mark.parametrize("palette", sorted(PALETTES))
@@ -117,8 +136,27 @@ def test_missing_browser_is_a_clear_error(monkeypatch, tmp_path):
         find_chromium()
 
 
-def test_html_is_self_contained(sample_dataset):
-    html = figure_html(get_chart("cpc_treemap").run(sample_dataset, {}, Style()).figure).decode()
+@pytest.mark.parametrize("key", ["cpc_treemap", "patent_trends_cumulative", "top_patent_countries"])
+def test_html_is_self_contained_and_draws_the_chart_offline(key, sample_dataset, tmp_path):
+    html = figure_html(get_chart(key).run(sample_dataset, {}, Style()).figure).decode()
     assert not re.findall(r"<script[^>]*\bsrc=", html)  # nothing fetched from a CDN
-    assert len(html) > 3_000_000  # plotly.js is inlined
-    assert html.index("Plotly.newPlot") > html.index("</script>") and '"type":"treemap"' in html
+    assert len(html) > 1_000_000 and "plotly.js v" in html[:2000]  # plotly.js is inlined
+    page = tmp_path / "chart.html"
+    page.write_text(html, encoding="utf-8")
+    browser = ChromiumPipe()
+    browser.start()
+    try:
+        target = browser.send("Target.createTarget", {"url": page.as_uri()})
+        session = browser.send("Target.attachToTarget", {"targetId": target["targetId"], "flatten": True})["sessionId"]
+        drawn = 0
+        for _ in range(100):  # the figure's own traces, drawn by the inlined plotly.js
+            reply = browser.send("Runtime.evaluate", {"expression": (
+                "document.querySelectorAll('.main-svg .trace, .main-svg .slice, .main-svg .point').length"),
+                "returnByValue": True}, session)
+            drawn = reply["result"].get("value") or 0
+            if drawn:
+                break
+            time.sleep(0.05)
+        assert drawn > 0
+    finally:
+        browser.close()
