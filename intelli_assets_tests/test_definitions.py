@@ -58,3 +58,15 @@ def test_charts_are_one_subsettable_step():
     assert asset.can_subset and asset.node_def.name == "charts"
     assert asset.keys == {dg.AssetKey(["charts", k]) for k in CHARTS}
     assert set(asset.required_resource_keys) >= {"renderer", "store", "forecasts"}
+
+
+def test_the_forecast_worker_starts_only_for_runs_that_draw_the_forecast():
+    from intelli_assets.defs.charts.resources import run_fits_models
+
+    def run(keys):
+        selection = None if keys is None else frozenset(dg.AssetKey(["charts", k]) for k in keys)
+        return dg.DagsterRun(job_name="dataset_charts", asset_selection=selection)
+
+    assert run_fits_models(run(["patent_forecast", "cpc_treemap"]))
+    assert not run_fits_models(run(["cpc_treemap", "top_patent_countries"]))
+    assert run_fits_models(run(None))  # the whole job
