@@ -57,9 +57,13 @@ class ChartSpec:
     description: str
     build: BuildFn
     params: tuple[Param, ...] = field(default_factory=tuple)
-    fits_models: bool = False  # statsmodels fits: worth a warm worker process (forecast_worker)
     # optional: start slow work (model fits) in the background before `build` is called
     prefetch: Callable[[Dataset, dict], None] | None = None
+
+    @property
+    def fits_models(self) -> bool:
+        """Charts that prefetch are the ones fitting models (worth a warm forecast worker)."""
+        return self.prefetch is not None
 
     def validate_params(self, raw: Mapping[str, Any]) -> dict:
         known = {p.name: p for p in self.params}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import plotly.graph_objects as go
 
 from intelli_assets.charts.base import Chart, ChartSpec, Param
@@ -13,16 +14,21 @@ from intelli_assets.forecasting import cagr
 from intelli_assets.style import Style, most_distinct
 
 
+def forecast_input(dataset: Dataset, params: dict) -> tuple[pd.Series, int, list[int]]:
+    """(yearly series, cutoff year, counts to fit): the same for the prefetch and the chart."""
+    series, cutoff = yearly_series(dataset, params["cutoff_year"])
+    return series, cutoff, [int(v) for v in series]
+
+
 def prefetch_forecast(dataset: Dataset, params: dict) -> None:
     """Start the model fits in the forecast worker, if one runs, before the chart is built."""
-    series, _ = yearly_series(dataset, params["cutoff_year"])
-    prefetch([int(v) for v in series], params["horizon"])
+    prefetch(forecast_input(dataset, params)[2], params["horizon"])
 
 
 def patent_forecast(dataset: Dataset, params: dict, style: Style) -> Chart:
-    series, cutoff = yearly_series(dataset, params["cutoff_year"])
+    series, cutoff, values = forecast_input(dataset, params)
     horizon = params["horizon"]
-    years, values = series.index.tolist(), [int(v) for v in series]
+    years = series.index.tolist()
     last = years[-1]
     # step k forecasts the year after the last data year (the old chart drew it a year late)
     future = list(range(last + 1, last + horizon + 1))
@@ -86,6 +92,6 @@ def patent_forecast(dataset: Dataset, params: dict, style: Style) -> Chart:
 SPECS = [
     ChartSpec("patent_forecast", "2.0", "publication_year",
               "Publications per year with CAGR line and 6-year ETS and ARIMA forecasts", patent_forecast,
-              (CUTOFF, Param("horizon", 6, "years to forecast", minimum=1, maximum=15)), fits_models=True,
+              (CUTOFF, Param("horizon", 6, "years to forecast", minimum=1, maximum=15)),
               prefetch=prefetch_forecast),
 ]

@@ -37,13 +37,9 @@ class ChartRenderer(dg.ConfigurableResource):
             self._renderer = FigureRenderer(self.browser_path, timeout=self.timeout_seconds)
         return self._renderer
 
-    def render(self, fig: go.Figure, formats: list[str], scale: float = 1.0,
-               preview_scale: Optional[float] = None) -> dict[str, bytes]:
-        return self._ensure().render(fig, formats, scale, preview_scale)
-
     def submit(self, fig: go.Figure, formats: list[str], scale: float = 1.0,
                preview_scale: Optional[float] = None) -> "Future[dict[str, bytes]]":
-        """Render in the background; the result is the same dict `render` returns."""
+        """Render in the background: a future of the bytes per format (`FigureRenderer.render`)."""
         return self._ensure().submit(fig, formats, scale, preview_scale)
 
 
