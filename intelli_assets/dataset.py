@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from intelli_assets.artifacts import atomic_target, write_atomic
 from intelli_assets.errors import IntelliError, MissingFacetError
-from intelli_assets.espacenet import FACET_SHEETS, WorkbookReport
+from intelli_assets.espacenet import ESPACENET_ROW_CAPS, FACET_SHEETS, WorkbookReport
 
 SCHEMA_VERSION = "2"
 PARTITION_KEY_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -80,6 +81,8 @@ def build_manifest(facets: pd.DataFrame, report: WorkbookReport, source: dict) -
                     "total": int(row.total),
                     "by_family": bool(row.by_family),
                     "truncated": bool(row.truncated),
+                    # the export's own cap for this facet (None: uncapped); quoted when truncated
+                    "row_cap": ESPACENET_ROW_CAPS.get(facet),
                 }
                 for facet, row in per_facet.iterrows()
             },
@@ -88,15 +91,11 @@ def build_manifest(facets: pd.DataFrame, report: WorkbookReport, source: dict) -
 
 
 def save_dataset(dataset: Dataset, directory: str | Path) -> Path:
-    """Write atomically enough for readers: files appear only once complete."""
+    """Write atomically enough for readers: each file appears only once complete."""
     directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    tmp_parquet = directory / "facets.parquet.tmp"
-    dataset.facets.to_parquet(tmp_parquet, index=False)
-    tmp_parquet.replace(directory / "facets.parquet")
-    tmp_manifest = directory / "manifest.json.tmp"
-    tmp_manifest.write_text(json.dumps(dataset.manifest, indent=2, ensure_ascii=False))
-    tmp_manifest.replace(directory / "manifest.json")
+    with atomic_target(directory / "facets.parquet") as tmp:
+        dataset.facets.to_parquet(tmp, index=False)
+    write_atomic(directory / "manifest.json", json.dumps(dataset.manifest, indent=2, ensure_ascii=False))
     return directory
 
 

@@ -1,5 +1,7 @@
 """Errors a user can act on: each names the file, sheet, column or parameter at fault."""
 
+import errno
+
 
 class IntelliError(Exception):
     """Base class for errors shown to users without a traceback."""
@@ -21,3 +23,18 @@ class MissingFacetError(IntelliError):
 
 class ChartParamError(IntelliError):
     """A chart parameter or style option is invalid; raised before any work is done."""
+
+
+class EmptyFacetError(IntelliError):
+    """A chart's facet is present but holds no documents (every count is 0)."""
+
+
+class StorageError(IntelliError):
+    """A file could not be written (read-only folder, disk full, ...): names the path and the OS error."""
+
+    def __init__(self, path: str, error: OSError):
+        self.path = path
+        self.errno = error.errno
+        code = errno.errorcode.get(error.errno, "") if error.errno else ""
+        reason = error.strerror or str(error)
+        super().__init__(f"cannot write {path}: {reason}" + (f" ({code})" if code else ""))

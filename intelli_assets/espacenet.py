@@ -6,17 +6,18 @@ and a per-sheet validation report. No Dagster imports.
 
 from __future__ import annotations
 
+import datetime as dt
+import numbers
 import re
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from intelli_assets.errors import InvalidSourceError
+from intelli_assets.source_kinds import RESULTS_LIST_PROBLEM, check_container, looks_like_results_list
 
 EXCEL_SHEET_NAME_LIMIT = 31
-EXCEL_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".ods"}
 
 # facet -> accepted sheet titles (full titles; Excel may cut them at 31 characters).
 FACET_SHEETS: dict[str, tuple[str, ...]] = {
@@ -49,7 +50,6 @@ ESPACENET_ROW_CAPS = {
 COUNT_COLUMN_HINTS = ("number of documents", "number", "count", "documents", "publications")
 FACET_COLUMNS = ["facet", "value", "count", "by_family", "truncated", "source_sheet"]
 
-
 @dataclass
 class SheetReport:
     sheet: str
@@ -57,6 +57,7 @@ class SheetReport:
     rows: int = 0
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    zero_counts: bool = False  # has rows, but every count is 0
 
     @property
     def ok(self) -> bool:
@@ -70,6 +71,7 @@ class WorkbookReport:
     ignored_sheets: list[str]
     query: str | None = None
     results_count: int | None = None
+    results_list: bool = False  # no Filters sheet, but a sheet laid out as a results list
 
     @property
     def ok(self) -> bool:
@@ -81,12 +83,16 @@ class WorkbookReport:
 
     def problems(self) -> list[str]:
         if not self.recognized:
+            if self.results_list:
+                return [RESULTS_LIST_PROBLEM]
             expected = ", ".join(titles[0] for titles in FACET_SHEETS.values())
-            found = ", ".join(repr(s.sheet) for s in self.sheets) or "none"
+            found = ", ".join(repr(name) for name in self.ignored_sheets) or "none"  # what was there instead
             return [f"none of the expected sheets were found (expected any of: {expected}; found: {found})"]
         problems = [f"sheet {s.sheet!r}: {e}" for s in self.recognized for e in s.errors]
         if not any(s.rows for s in self.recognized):
             problems.append("every expected sheet is empty: the export holds no counts")
+        elif all(s.rows == 0 or s.zero_counts for s in self.recognized):
+            problems.append("every expected sheet is empty or holds only zero counts: the export holds no documents")
         return problems
 
     def to_dict(self) -> dict:
@@ -119,24 +125,6 @@ def match_facet(sheet_name: str) -> str | None:
             if name == full or cut:
                 return facet
     return None
-
-
-def _check_container(path: Path) -> None:
-    """Fail early, with the reason, on files no Excel reader can open."""
-    if not path.exists():
-        raise InvalidSourceError(str(path), ["file does not exist"])
-    if not path.is_file():
-        raise InvalidSourceError(str(path), ["not a regular file"])
-    if path.stat().st_size == 0:
-        raise InvalidSourceError(str(path), ["file is empty (0 bytes)"])
-    if path.suffix.lower() not in EXCEL_SUFFIXES:
-        raise InvalidSourceError(
-            str(path), [f"unsupported file type {path.suffix!r}; expected one of {sorted(EXCEL_SUFFIXES)}"]
-        )
-    if path.suffix.lower() in {".xlsx", ".xlsm"} and not zipfile.is_zipfile(path):
-        raise InvalidSourceError(
-            str(path), ["not an Excel workbook: an .xlsx file is a zip archive and this one is not"]
-        )
 
 
 def _count_column_by_name(columns: list[str]) -> str | None:
@@ -176,7 +164,81 @@ def _parse_years(column: pd.Series) -> pd.Series:
     return years.where(years.notna(), pd.to_numeric(dated, errors="coerce"))
 
 
-def _sheet_facets(facet: str, sheet: str, df: pd.DataFrame, report: SheetReport) -> pd.DataFrame | None:
+def _cell_text(value: object) -> str:
+    """A cell as Excel shows it (-5, 3.5, 'many', an empty cell), never numpy's repr."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return "an empty cell"
+    if isinstance(value, str):
+        return repr(value)
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, numbers.Integral):
+        return str(int(value))
+    if isinstance(value, numbers.Real):
+        number = float(value)
+        return str(int(number)) if number.is_integer() else repr(number)
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat(sep=" ") if isinstance(value, dt.datetime) else value.isoformat()
+    return repr(str(value))
+
+
+class FormulaCells:
+    """Formulas of an .xlsx/.xlsm, read with openpyxl only when an empty cell needs explaining:
+    a program that writes formulas without running Excel leaves no saved value, which
+    calamine then reads as an empty cell."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._workbook = None
+        self._unreadable = path.suffix.lower() not in {".xlsx", ".xlsm"}
+
+    def formula(self, sheet: str, row: int, column: int) -> str | None:
+        """The formula text ('=SUM(B2:B3)') in a 1-based cell, or None."""
+        if self._unreadable:
+            return None
+        try:
+            if self._workbook is None:
+                from openpyxl import load_workbook  # only on this error path
+
+                self._workbook = load_workbook(self.path, read_only=True, data_only=False)
+            cells = self._workbook[sheet].iter_rows(min_row=row, max_row=row, min_col=column, max_col=column,
+                                                    values_only=True)
+            value = next(iter(cells), (None,))[0]
+        except Exception:  # noqa: BLE001 - the plain message is still right, just less specific
+            self._unreadable = True
+            return None
+        text = getattr(value, "text", value)  # array formulas are objects holding their text
+        return text if isinstance(text, str) and text.startswith("=") else None
+
+    def close(self) -> None:
+        if self._workbook is not None:
+            self._workbook.close()
+            self._workbook = None
+
+
+FORMULA_ADVICE = "open and save the workbook in Excel (or LibreOffice) so its values are stored"
+
+
+def _row_list(rows: list[int], limit: int = 10) -> str:
+    """'row 5' or 'rows 5, 9' (the first `limit`, then how many more)."""
+    if len(rows) == 1:
+        return f"row {rows[0]}"
+    more = f" and {len(rows) - limit} more" if len(rows) > limit else ""
+    return f"rows {', '.join(map(str, rows[:limit]))}{more}"
+
+
+def _no_saved_value(row: int, formula: str, more: str = "") -> str:
+    return f"row {row} has a formula ({formula}) with no saved value{more}; {FORMULA_ADVICE}"
+
+
+def _is_blank(column: pd.Series) -> pd.Series:
+    """Empty cells, and text cells holding only spaces."""
+    return column.isna() | column.map(lambda v: isinstance(v, str) and not v.strip())
+
+
+def _sheet_facets(
+    facet: str, sheet: str, df: pd.DataFrame, report: SheetReport, cells: FormulaCells | None = None
+) -> pd.DataFrame | None:
     if df.shape[1] < 2:
         if df.dropna(how="all").empty:
             report.warnings.append("sheet is empty; charts that need it will say so")
@@ -187,24 +249,51 @@ def _sheet_facets(facet: str, sheet: str, df: pd.DataFrame, report: SheetReport)
     df = df.dropna(how="all")
     label_col = str(df.columns[0])
     count_col = _count_column_by_name([str(c) for c in df.columns[1:]]) or str(df.columns[1])
-    df = df[df[label_col].notna()]
-    report.rows = len(df)
-    if df.empty:
-        report.warnings.append("sheet has a header but no data rows; charts that need it will say so")
-        return None
+    # calamine reads from cell A1, so a column's position is its Excel column
+    count_pos = 1 + [str(c) for c in df.columns].index(count_col)
+    cells = cells or FormulaCells(Path(""))
 
     def excel_row(index: object) -> int:  # 1-based sheet row; row 1 is the header
         return int(index) + 2
+
+    no_label = _is_blank(df[label_col])
+    report.rows = int((~no_label).sum())
+    # a count without a label (an edited workbook's merged cells) would vanish from every total
+    orphans = no_label & ~_is_blank(df[count_col])
+    if orphans.any():
+        rows = [excel_row(i) for i in orphans[orphans].index]
+        parsed = _parse_counts(df.loc[orphans, count_col]).dropna()
+        documents = int(parsed.clip(lower=0).sum())
+        plural = len(rows) > 1
+        amount = (f" ({documents} document{'' if documents == 1 else 's'}{' in all' if plural else ''})"
+                  if len(parsed) else "")
+        formula = cells.formula(sheet, rows[0], 1)  # a label computed by a formula nobody saved?
+        report.errors.append(
+            f"column {label_col!r} is empty in {_row_list(rows)} that {'have' if plural else 'has'} a count{amount}; "
+            + (_no_saved_value(rows[0], formula) if formula else "fill in the labels (merged cells?)")
+        )
+        return None
+    df = df[~no_label]
+    if df.empty:
+        report.warnings.append("sheet has a header but no data rows; charts that need it will say so")
+        return None
 
     counts = _parse_counts(df[count_col])
     bad = counts.isna() | (counts < 0) | (counts % 1 != 0)
     if bad.any():
         first = bad.idxmax()
+        row, value = excel_row(first), df.loc[first, count_col]
+        empty = _cell_text(value) == "an empty cell"
+        formula = cells.formula(sheet, row, count_pos) if empty else None
+        several = f" ({int(bad.sum())} bad rows)" if bad.sum() > 1 else ""
         report.errors.append(
             f"column {count_col!r} must hold non-negative whole numbers; "
-            f"row {excel_row(first)} has {df.loc[first, count_col]!r}"
-            + (f" ({int(bad.sum())} bad rows)" if bad.sum() > 1 else "")
+            + (_no_saved_value(row, formula, several) if formula else f"row {row} has {_cell_text(value)}{several}")
         )
+        return None
+    if counts.sum() == 0:  # Espacenet lists only values that have documents
+        report.zero_counts = True
+        report.errors.append(f"every count in column {count_col!r} is 0: the sheet holds no documents")
         return None
     values = df[label_col]
     if facet in YEAR_FACETS:
@@ -213,7 +302,7 @@ def _sheet_facets(facet: str, sheet: str, df: pd.DataFrame, report: SheetReport)
         if bad_years.any():
             first = bad_years.idxmax()
             report.errors.append(
-                f"column {label_col!r} must hold years (1800-2100); row {excel_row(first)} has {values[first]!r}"
+                f"column {label_col!r} must hold years (1800-2100); row {excel_row(first)} has {_cell_text(values[first])}"
             )
             return None
         values = years.astype(int).astype(str)
@@ -252,7 +341,7 @@ def _parse_query_sheet(df: pd.DataFrame) -> tuple[str | None, int | None]:
 def inspect_workbook(path: str | Path) -> tuple[pd.DataFrame | None, WorkbookReport]:
     """Facets and a per-sheet report; raises InvalidSourceError only for unreadable files."""
     path = Path(path)
-    _check_container(path)
+    check_container(path)
     try:
         sheets = pd.read_excel(path, sheet_name=None, engine="calamine")
     except Exception as exc:  # calamine's errors are terse; say what the file is not
@@ -263,21 +352,28 @@ def inspect_workbook(path: str | Path) -> tuple[pd.DataFrame | None, WorkbookRep
     frames: list[pd.DataFrame] = []
     seen: set[str] = set()
     query = results = None
-    for sheet, df in sheets.items():
-        if _norm(sheet) == "query":
-            query, results = _parse_query_sheet(df)
-            continue
-        facet = match_facet(sheet)
-        if facet is None or facet in seen:
-            ignored.append(sheet)
-            continue
-        seen.add(facet)
-        report = SheetReport(sheet=sheet, facet=facet)
-        reports.append(report)
-        frame = _sheet_facets(facet, sheet, df, report)
-        if frame is not None:
-            frames.append(frame)
-    report = WorkbookReport(str(path), reports, ignored, query=query, results_count=results)
+    cells = FormulaCells(path)
+    try:
+        for sheet, df in sheets.items():
+            if _norm(sheet) == "query":
+                query, results = _parse_query_sheet(df)
+                continue
+            facet = match_facet(sheet)
+            if facet is None or facet in seen:
+                ignored.append(sheet)
+                continue
+            seen.add(facet)
+            report = SheetReport(sheet=sheet, facet=facet)
+            reports.append(report)
+            frame = _sheet_facets(facet, sheet, df, report, cells)
+            if frame is not None:
+                frames.append(frame)
+    finally:
+        cells.close()
+    # only worth a look when nothing was recognized: say what the file is instead
+    results_list = not reports and any(looks_like_results_list(df) for df in sheets.values())
+    report = WorkbookReport(str(path), reports, ignored, query=query, results_count=results,
+                            results_list=results_list)
     facets = pd.concat(frames, ignore_index=True)[FACET_COLUMNS] if report.ok else None
     return facets, report
 

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import re
 import textwrap
+import unicodedata
 
 import pandas as pd
 import plotly.graph_objects as go
 
-from intelli_assets.charts.base import Chart, ChartSpec, Param, apply_layout, truncated_note
+from intelli_assets.charts.base import (
+    Chart,
+    ChartSpec,
+    Param,
+    apply_layout,
+    facet_total,
+    plotly_text,
+    share_text,
+    truncated_note,
+)
 from intelli_assets.charts.labels import label
 from intelli_assets.dataset import Dataset
 from intelli_assets.style import Style, gradient, lighten
@@ -46,6 +57,7 @@ def bar_figure(names: list[str], values: list[int], texts: list[str], colors: li
 
 
 def label_margin(names: list[str], style: Style) -> int:
+    """Room for the longest label line; pass the names before escaping (&lt; is one character)."""
     longest = max((len(line) for n in names for line in n.split("<br>")), default=4)
     return min(int(style.width * 0.4), 30 + int(longest * style.fonts.tick * 0.62))
 
@@ -54,7 +66,7 @@ def top_patent_countries(dataset: Dataset, params: dict, style: Style) -> Chart:
     rows = ranked(dataset.facet("countries"))
     top_n, code = params["top_n"], style.highlight
     rows["value"] = rows["value"].str.upper()
-    total = int(rows["count"].sum())
+    total = facet_total(rows, "countries")
     highlight_idx = rows.index[rows["value"] == code].tolist() if code else []
     rank = highlight_idx[0] + 1 if highlight_idx else None
     shown = rows.head(top_n)
@@ -72,23 +84,24 @@ def top_patent_countries(dataset: Dataset, params: dict, style: Style) -> Chart:
         names.insert(0, label("others", style.language))
         values.insert(0, others)
         colors.insert(0, style.colors.secondary)
-    texts = [f"{v:,} ({v / total * 100:.1f}%)" for v in values]
-    fig = bar_figure(names, values, texts, colors, style)
+    texts = [f"{v:,} ({share_text(v / total * 100)})" for v in values]
+    fig = bar_figure([plotly_text(n) for n in names], values, texts, colors, style)
     notes = []
     if rank:
         notes.append(label("rank_note", style.language, country=code, rank=rank, count=int(rows.loc[rank - 1, "count"])))
     present = set(rows["value"])
     notes += [label(f"{c.lower()}_note", style.language) for c in ("WO", "EP") if c in present]
+    title = label("title_top_countries", style.language, n=min(top_n, len(rows)))  # never "Top 15" over 13 bars
     width, height = apply_layout(
         fig, style, height=max(600, 140 + 38 * len(names)),
-        default_title=label("title_top_countries", style.language, n=top_n), footnotes=notes,
+        default_title=title, footnotes=notes,
         x_title=label("publications", style.language), y_title=label("jurisdiction", style.language),
         left_margin=label_margin(names, style) + 40, right_margin=60,
     )
     chart_names = ["Others" if i == 0 and len(rest) else n for i, n in enumerate(names)]
     chart_data = {
         "type": "horizontal_bar",
-        "title": f"Top {top_n} Patent Countries",
+        "title": title,
         "x_axis": {"label": label("publications", style.language), "values": values},
         "y_axis": {"label": label("jurisdiction", style.language), "categories": chart_names},
         "series": [{"name": "Number of Publications", "data": values, "labels": chart_names}],
@@ -108,28 +121,101 @@ def top_patent_countries(dataset: Dataset, params: dict, style: Style) -> Chart:
     return Chart("top_patent_countries", fig, chart_data, width, height)
 
 
-def display_name(name: str) -> str:
-    """The old backend's label rule: cut at 40 (37 + '...'), wrap at 30, Title Case."""
-    name = str(name)
+# Espacenet prints names in capitals. display_name title-cases each word, except:
+# - words already in mixed case in the source (someone cased them) are kept as they are;
+# - words in square brackets, such as a country code ("[EC]"), are kept;
+# - words with a digit stay in capitals ("3M"), but ordinals read "8th", not "8TH";
+# - in organisation names (applicants), also:
+#   - KNOWN_ACRONYMS, acronyms that contain vowels ("INIAP", "ESPOL", "BASF"), stay in capitals;
+#   - Latin words with no vowel (A E I O U Y) are acronyms and stay in capitals ("LG", "CNRS"),
+#     unless TITLE_CASE_WORDS spells them ("LTD" -> "Ltd", "GMBH" -> "GmbH");
+#   - LEGAL_FORMS stay in capitals as the name's last word ("BAYER AG" -> "Bayer AG"), where
+#     they cannot be a syllable of a person's name ("CHOI SA RANG" -> "Choi Sa Rang").
+# Inventors are people: their names are only title-cased ("GE HANWEN" -> "Ge Hanwen").
+KNOWN_ACRONYMS = frozenset({
+    # Ecuador and Latin America
+    "INIAP", "ESPOL", "ESPE", "USFQ", "UTPL", "EPN", "UTE", "IKIAM", "SENESCYT", "UNAM", "IPN", "CINVESTAV",
+    "CONICET", "INTA", "INIA", "UFRJ", "UFMG", "UNESP", "USP", "CIAT", "CIMMYT",
+    # research organisations and universities
+    "CSIC", "INRA", "INRAE", "INSERM", "CEA", "CIRAD", "IRD", "IFP", "MIT", "UCLA", "ETH", "EPFL", "KAIST",
+    "KAUST", "KIST", "KRICT", "ETRI", "AIST", "RIKEN", "CSIRO", "CSIR", "CNR", "ENEA", "TNO", "NASA", "NIH",
+    "USDA", "FAO", "IRRI", "ICRISAT", "IITA", "ICAR", "IIT", "ITRI", "NTU", "NUS", "UPM", "UPV", "UAB", "UAM",
+    # companies
+    "BASF", "IBM", "NEC", "NTT", "SAP", "ABB", "BOE", "TCL", "ZTE", "BYD", "DSM", "ASML", "SABIC",
+})
+LEGAL_FORMS = frozenset({"AG", "SA", "SE", "NV", "BV", "AB", "AS", "ASA", "SPA", "SRL", "SAS", "SARL", "SAU",
+                         "LLC", "LLP", "LP", "KG", "KGAA", "OY", "OYJ", "SL", "KK", "PLC"})
+TITLE_CASE_WORDS = {"LTD": "Ltd", "MFG": "Mfg", "PTY": "Pty", "BHD": "Bhd", "SDN": "Sdn", "GMBH": "GmbH",
+                    "ST": "St", "DR": "Dr", "MR": "Mr", "MRS": "Mrs", "MS": "Ms", "JR": "Jr", "SR": "Sr",
+                    "CTR": "Ctr", "GRP": "Grp", "HLDG": "Hldg", "HLDGS": "Hldgs", "MGMT": "Mgmt", "ENTPR": "Entpr",
+                    "MFR": "Mfr", "NG": "Ng"}
+NAME_WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*")  # letters and digits, apostrophes inside
+BRACKETED = re.compile(r"(\[[^\]]*\])")
+ORDINAL = re.compile(r"(\d+)(ST|ND|RD|TH)")
+
+
+def _is_latin_without_vowel(word: str) -> bool:
+    plain = unicodedata.normalize("NFD", word.upper()).encode("ascii", "ignore").decode()
+    return plain.isalpha() and len(plain) == len(word) and not set(plain) & set("AEIOUY")
+
+
+def _case_word(word: str, organisation: bool, last: bool) -> str:
+    if any(c.islower() for c in word):
+        return word
+    if ordinal := ORDINAL.fullmatch(word):
+        return ordinal.group(1) + ordinal.group(2).lower()
+    if any(c.isdigit() for c in word):
+        return word
+    if organisation:
+        if word in TITLE_CASE_WORDS:
+            return TITLE_CASE_WORDS[word]
+        if word in KNOWN_ACRONYMS or (last and word in LEGAL_FORMS) or _is_latin_without_vowel(word):
+            return word
+    # O'BRIEN -> O'Brien, DUPONT'S -> Dupont's (str.title() gives Dupont'S), CHANG'E -> Chang'e
+    head, *tails = word.split("'")
+    return "'".join([head.capitalize()] + [t.capitalize() if len(t) > 1 else t.lower() for t in tails])
+
+
+def name_case(name: str, organisation: bool = True) -> str:
+    """Title Case for Espacenet's capitalised names, keeping acronyms (rules above)."""
+    parts = BRACKETED.split(name)
+    words = [(i, m.start()) for i, part in enumerate(parts) if not BRACKETED.fullmatch(part)
+             for m in NAME_WORD.finditer(part)]
+    last = words[-1] if words else None
+
+    def case_part(i: int, part: str) -> str:
+        if BRACKETED.fullmatch(part):
+            return part
+        return NAME_WORD.sub(lambda m: _case_word(m.group(), organisation, (i, m.start()) == last), part)
+
+    return "".join(case_part(i, part) for i, part in enumerate(parts))
+
+
+def display_name(name: str, organisation: bool = True) -> str:
+    """The old backend's label rule, cut at 40 (37 + '...') and wrapped at 30, with a casing
+    that keeps acronyms ('LG Electronics Inc', not 'Lg Electronics Inc'). Cased before the
+    cut, so a bracketed code or a final legal form is recognised whole; casing keeps the length."""
+    name = name_case(str(name), organisation)
     if len(name) > 40:
         name = name[:37] + "..."
-    return "\n".join(textwrap.wrap(name, 30)).strip().title()
+    return "\n".join(textwrap.wrap(name, 30)).strip()
 
 
-def ranked_people_chart(key: str, facet: str, y_label: str, notes: tuple[str, str]):
+def ranked_people_chart(key: str, facet: str, y_label: str, notes: tuple[str, str], organisations: bool):
     def build(dataset: Dataset, params: dict, style: Style) -> Chart:
         rows = ranked(dataset.facet(facet))
         top_n = params["top_n"]
-        total = int(rows["count"].sum())
+        total = facet_total(rows, facet)
         warnings = []
         if len(rows) < top_n:
             warnings.append(f"only {len(rows)} {facet} in the data; showing all of them instead of the top {top_n}")
         shown = rows.head(top_n).iloc[::-1]
-        names = [display_name(n) for n in shown["value"]]
+        names = [display_name(n, organisations) for n in shown["value"]]
         values = [int(v) for v in shown["count"]]
         pcts = [round(v / total * 100, 2) for v in values]
-        texts = [f"{v:,} ({p:.1f}%)" for v, p in zip(values, pcts)]
-        plot_names = [n.replace("\n", "<br>") for n in names]
+        texts = [f"{v:,} ({share_text(p)})" for v, p in zip(values, pcts)]
+        # escape the names first, then break their lines with Plotly's own <br>
+        plot_names = ["<br>".join(plotly_text(line) for line in n.split("\n")) for n in names]
         # names can repeat after cutting; keep bars apart with invisible suffixes
         seen: dict[str, int] = {}
         for i, n in enumerate(plot_names):
@@ -139,10 +225,10 @@ def ranked_people_chart(key: str, facet: str, y_label: str, notes: tuple[str, st
         lang = style.language
         width, height = apply_layout(
             fig, style, height=max(600, 160 + 46 * len(names)),
-            default_title=label(f"title_top_{facet}", lang, n=top_n),
+            default_title=label(f"title_top_{facet}", lang, n=len(names)),
             footnotes=[label(n, lang) for n in notes] + truncated_note(dataset, facet, lang),
             x_title=label("publications", lang), y_title=label(y_label, lang),
-            left_margin=label_margin(plot_names, style) + 40, right_margin=70,
+            left_margin=label_margin([n.replace("\n", "<br>") for n in names], style) + 40, right_margin=70,
         )
         chart_data = {
             "type": "horizontal_bar",
@@ -160,12 +246,14 @@ def ranked_people_chart(key: str, facet: str, y_label: str, notes: tuple[str, st
 
 
 SPECS = [
-    ChartSpec("top_patent_countries", "2.0", "countries", "Top publication jurisdictions, with the highlight country and Others",
+    ChartSpec("top_patent_countries", "2.1", "countries", "Top publication jurisdictions, with the highlight country and Others",
               top_patent_countries, (Param("top_n", 15, "how many countries to show"),)),
-    ChartSpec("top_patent_applicants", "2.0", "applicants", "Top applicants by published patents",
-              ranked_people_chart("top_patent_applicants", "applicants", "applicants", ("applicants_note_1", "applicants_note_2")),
+    ChartSpec("top_patent_applicants", "2.1", "applicants", "Top applicants by published patents",
+              ranked_people_chart("top_patent_applicants", "applicants", "applicants", ("applicants_note_1", "applicants_note_2"),
+                                  organisations=True),
               (Param("top_n", 15, "how many applicants to show"),)),
-    ChartSpec("top_patent_inventors", "2.0", "inventors", "Top inventors by published patents",
-              ranked_people_chart("top_patent_inventors", "inventors", "inventors", ("inventors_note_1", "inventors_note_2")),
+    ChartSpec("top_patent_inventors", "2.1", "inventors", "Top inventors by published patents",
+              ranked_people_chart("top_patent_inventors", "inventors", "inventors", ("inventors_note_1", "inventors_note_2"),
+                                  organisations=False),
               (Param("top_n", 10, "how many inventors to show"),)),
 ]

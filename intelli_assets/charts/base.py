@@ -7,11 +7,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import pandas as pd
 import plotly.graph_objects as go
 
 from intelli_assets.charts.labels import label
 from intelli_assets.dataset import Dataset
-from intelli_assets.errors import ChartParamError
+from intelli_assets.errors import ChartParamError, EmptyFacetError
+from intelli_assets.espacenet import ESPACENET_ROW_CAPS
 from intelli_assets.style import FONT_FAMILY, Style
 
 
@@ -94,8 +96,8 @@ def wrap_footnotes(lines: list[str], width_px: int, font_px: int) -> list[str]:
     """Wrap footnotes to the figure width so no text runs off the image."""
     chars = max(40, int(width_px / (font_px * 0.55)))
     out: list[str] = []
-    for line in lines:
-        out.extend(textwrap.wrap(line, chars) or [""])
+    for line in lines:  # a year range such as 2005-2024 stays on one line
+        out.extend(textwrap.wrap(line, chars, break_on_hyphens=False) or [""])
     return out
 
 
@@ -165,5 +167,33 @@ def apply_layout(
 
 
 def truncated_note(dataset: Dataset, facet: str, language: str) -> list[str]:
+    """Espacenet's cap for the facet (an edited sheet may hold more rows than the export did)."""
     info = dataset.manifest.get("summary_stats", {}).get("facets", {}).get(facet, {})
-    return [label("truncated_note", language, rows=info["rows"])] if info.get("truncated") else []
+    if not info.get("truncated"):
+        return []
+    # manifests written before row_cap was recorded fall back to the reader's table
+    cap = info.get("row_cap") or ESPACENET_ROW_CAPS.get(facet) or info["rows"]
+    return [label("truncated_note", language, rows=cap)]
+
+
+def plotly_text(text: str) -> str:
+    """User data shown by Plotly, which reads <b>, <br>, <i>... in text as markup: escape it
+    (escape first, then insert any <br> of our own)."""
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def share_text(percent: float) -> str:
+    """A percentage for a label: a share too small for one decimal is '<0.1%', not '0.0%'
+    (escaped, since Plotly would read '<' as the start of a tag)."""
+    text = f"{percent:.1f}%"
+    return plotly_text("<0.1%") if percent > 0 and text == "0.0%" else text
+
+
+def facet_total(rows: pd.DataFrame, facet: str) -> int:
+    """Sum of the facet's counts; a facet of zeros cannot be drawn as shares of its total."""
+    total = int(rows["count"].sum())
+    if total <= 0:
+        raise EmptyFacetError(
+            f"every count in the {facet!r} facet is 0 ({len(rows)} rows); there are no documents to chart"
+        )
+    return total

@@ -2,31 +2,32 @@
 
 from __future__ import annotations
 
-import pandas as pd
 import plotly.graph_objects as go
 
 from intelli_assets.charts.base import Chart, ChartSpec, Param
 from intelli_assets.charts.labels import label
-from intelli_assets.charts.timeseries import CUTOFF, layout_years, line, yearly_series, years_range
+from intelli_assets.charts.timeseries import CUTOFF, YearWindow, layout_years, line, yearly_series, years_range
 from intelli_assets.dataset import Dataset
 from intelli_assets.forecast_worker import forecast_series, prefetch
 from intelli_assets.forecasting import cagr
 from intelli_assets.style import Style, most_distinct
 
 
-def forecast_input(dataset: Dataset, params: dict) -> tuple[pd.Series, int, list[int]]:
-    """(yearly series, cutoff year, counts to fit): the same for the prefetch and the chart."""
-    series, cutoff = yearly_series(dataset, params["cutoff_year"])
-    return series, cutoff, [int(v) for v in series]
+def forecast_input(dataset: Dataset, params: dict) -> tuple[YearWindow, list[int]]:
+    """(year window, counts to fit): the same for the prefetch and the chart. Only the
+    window's own annual series is fitted, never the years outside it."""
+    window = yearly_series(dataset, params["cutoff_year"])
+    return window, [int(v) for v in window.series]
 
 
 def prefetch_forecast(dataset: Dataset, params: dict) -> None:
     """Start the model fits in the forecast worker, if one runs, before the chart is built."""
-    prefetch(forecast_input(dataset, params)[2], params["horizon"])
+    prefetch(forecast_input(dataset, params)[1], params["horizon"])
 
 
 def patent_forecast(dataset: Dataset, params: dict, style: Style) -> Chart:
-    series, cutoff, values = forecast_input(dataset, params)
+    window, values = forecast_input(dataset, params)
+    series, cutoff = window.series, window.cutoff
     horizon = params["horizon"]
     years = series.index.tolist()
     last = years[-1]
@@ -62,7 +63,7 @@ def patent_forecast(dataset: Dataset, params: dict, style: Style) -> Chart:
     if growth:
         notes.append(label("cagr_value_note", lang, rate=f"{growth[0] * 100:.2f}", start=growth[1], end=growth[2]))
     width, height = layout_years(fig, style, "title_forecast", "families", years + future, legend=True,
-                                 notes=tuple(notes))
+                                 window=window, notes=tuple(notes))
     fig.update_yaxes(rangemode="tozero")
 
     def points(fc):
@@ -83,6 +84,7 @@ def patent_forecast(dataset: Dataset, params: dict, style: Style) -> Chart:
         "years_range": years_range(series),
         "forecast_years": future,
         "cutoff_year": cutoff,
+        "window": window.to_dict(),
         "warnings": result.warnings + ([] if growth else [
             "CAGR not computed: the series has no positive start value before its last year"]),
     }
@@ -90,7 +92,7 @@ def patent_forecast(dataset: Dataset, params: dict, style: Style) -> Chart:
 
 
 SPECS = [
-    ChartSpec("patent_forecast", "2.0", "publication_year",
+    ChartSpec("patent_forecast", "2.1", "publication_year",
               "Publications per year with CAGR line and 6-year ETS and ARIMA forecasts", patent_forecast,
               (CUTOFF, Param("horizon", 6, "years to forecast", minimum=1, maximum=15)),
               prefetch=prefetch_forecast),

@@ -83,6 +83,19 @@ LABELS: dict[str, dict[str, str]] = {
         "es": "Nota: Espacenet recortó esta lista a {rows} filas.",
         "en": "Note: Espacenet cut this list at {rows} rows.",
     },
+    # years the 20-year window leaves out: "Shown: 2005-2024. Not shown: 12 publications
+    # before 2005 and 31 after 2024 (the cutoff year)."
+    "window_note": {
+        "es": "Se muestran {start}-{end}. No se muestran: {parts}.",
+        "en": "Shown: {start}-{end}. Not shown: {parts}.",
+    },
+    "window_before": {"es": "{count} anteriores a {year}", "en": "{count} before {year}"},
+    "window_before_one": {"es": "{count} anterior a {year}", "en": "{count} before {year}"},
+    "window_after": {"es": "{count} posteriores a {year} (el año de corte)", "en": "{count} after {year} (the cutoff year)"},
+    "window_after_one": {"es": "{count} posterior a {year} (el año de corte)", "en": "{count} after {year} (the cutoff year)"},
+    "window_and": {"es": " y ", "en": " and "},
+    "n_publications": {"es": "{n} publicaciones", "en": "{n} publications"},
+    "one_publication": {"es": "{n} publicación", "en": "{n} publication"},
     "title_top_countries": {"es": "Top {n} jurisdicciones de publicación", "en": "Top {n} publication jurisdictions"},
     "title_top_applicants": {"es": "Top {n} solicitantes", "en": "Top {n} applicants"},
     "title_top_inventors": {"es": "Top {n} inventores", "en": "Top {n} inventors"},

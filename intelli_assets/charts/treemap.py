@@ -5,7 +5,16 @@ from __future__ import annotations
 import plotly.graph_objects as go
 
 from intelli_assets.charts.bars import ranked
-from intelli_assets.charts.base import Chart, ChartSpec, Param, apply_layout, truncated_note
+from intelli_assets.charts.base import (
+    Chart,
+    ChartSpec,
+    Param,
+    apply_layout,
+    facet_total,
+    plotly_text,
+    share_text,
+    truncated_note,
+)
 from intelli_assets.charts.labels import label
 from intelli_assets.dataset import Dataset
 from intelli_assets.style import Style, lighten
@@ -13,14 +22,13 @@ from intelli_assets.style import Style, lighten
 
 def cpc_treemap(dataset: Dataset, params: dict, style: Style) -> Chart:
     rows = ranked(dataset.facet("cpc_subgroups"))
+    facet_total(rows, "cpc_subgroups")  # a clear error when every count is 0
     num_groups = params["num_groups"]
     warnings = []
     if len(rows) < num_groups:
         warnings.append(f"only {len(rows)} CPC subgroups in the data; showing all of them")
     shown = rows.head(num_groups)
-    shown = shown[shown["count"] > 0]
-    if shown.empty:
-        raise ValueError("every CPC subgroup count is 0; there is nothing to draw")
+    shown = shown[shown["count"] > 0]  # never empty: the largest count is positive
     names = shown["value"].tolist()
     values = [int(v) for v in shown["count"]]
     total = sum(values)
@@ -28,14 +36,15 @@ def cpc_treemap(dataset: Dataset, params: dict, style: Style) -> Chart:
     lang, colors = style.language, style.colors
     fig = go.Figure(
         go.Treemap(
-            labels=names,
+            labels=[plotly_text(n) for n in names],  # codes are user data: no Plotly markup
             parents=[""] * len(names),
             values=values,
             branchvalues="total",
             sort=True,
-            texttemplate="<b>%{label}</b><br>%{value:,} (%{customdata:.1f}%)",
-            customdata=pcts,
-            hovertemplate="%{label}: %{value:,} (%{customdata:.1f}%)<extra></extra>",
+            # shares preformatted, so a tiny one reads "<0.1%" rather than "0.0%"
+            texttemplate="<b>%{label}</b><br>%{value:,} (%{customdata})",
+            customdata=[share_text(p) for p in pcts],
+            hovertemplate="%{label}: %{value:,} (%{customdata})<extra></extra>",
             textposition="middle center",
             marker={
                 "colors": values,
@@ -54,7 +63,7 @@ def cpc_treemap(dataset: Dataset, params: dict, style: Style) -> Chart:
     # Plotly shrinks a label to its cell and hides the ones that still cannot fit
     fig.update_layout(uniformtext={"minsize": max(8, style.fonts.tick - 2), "mode": "hide"})
     width, height = apply_layout(
-        fig, style, height=800, default_title=label("title_treemap", lang, n=num_groups),
+        fig, style, height=800, default_title=label("title_treemap", lang, n=len(names)),
         footnotes=[label("cpc_note", lang)] + truncated_note(dataset, "cpc_subgroups", lang),
         left_margin=20, right_margin=20,
     )
@@ -69,6 +78,6 @@ def cpc_treemap(dataset: Dataset, params: dict, style: Style) -> Chart:
 
 
 SPECS = [
-    ChartSpec("cpc_treemap", "2.0", "cpc_subgroups", "Treemap of the largest CPC subgroups", cpc_treemap,
+    ChartSpec("cpc_treemap", "2.1", "cpc_subgroups", "Treemap of the largest CPC subgroups", cpc_treemap,
               (Param("num_groups", 15, "how many CPC subgroups to show"),)),
 ]
