@@ -13,7 +13,12 @@ import hashlib
 import json
 import os
 import shutil
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+from intelli_assets.errors import StorageError
 
 
 def instance_home() -> Path:
@@ -31,12 +36,27 @@ def params_hash(settings: dict) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:12]
 
 
+@contextmanager
+def atomic_target(path: Path) -> Iterator[Path]:
+    """A temporary path beside `path`, renamed onto it when the block succeeds: readers never
+    see half a file. On any error (or an interrupt) the partial file is removed, and an OS
+    error becomes a StorageError naming `path`."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{threading.get_ident()}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        yield tmp
+        tmp.replace(path)
+    except BaseException as exc:
+        tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise StorageError(str(path), exc) from None
+        raise
+
+
 def write_atomic(path: Path, data: bytes | str) -> Path:
-    """Readers never see half a file: write beside it, then rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
-    tmp.replace(path)
+    """Write a whole file atomically (see `atomic_target`)."""
+    with atomic_target(path) as tmp:
+        tmp.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
     return path
 
 
@@ -57,10 +77,8 @@ class ArtifactLayout:
         """Copy the input once; the same partition key means the same bytes, so never rewrite it."""
         target = self.raw_dir(partition) / source.name
         if not target.exists():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
-            shutil.copyfile(source, tmp)
-            tmp.replace(target)
+            with atomic_target(target) as tmp:
+                shutil.copyfile(source, tmp)
         write_atomic(self.raw_dir(partition) / "source.json", json.dumps({**info, "stored_path": str(target)}, indent=2))
         return target
 

@@ -1,13 +1,19 @@
-"""`intelli run`: validate a workbook, add its partition, run the main job, report per chart."""
+"""Starting work: open the instance, register a source, build the run config, execute the run.
+
+The CLI goes through this module only (it imports nothing from `defs/`).
+"""
 
 from __future__ import annotations
 
-import re
+import fcntl
+import os
+import shutil
 import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,16 +21,74 @@ from typing import Any
 import dagster as dg
 from pydantic import ValidationError
 
+from intelli_assets.artifacts import instance_home
 from intelli_assets.charts import CHARTS, get_chart
 from intelli_assets.dataset import file_sha256, partition_key_for
 from intelli_assets.defs.charts.assets import ChartsConfig, ChartStyleConfig, validated_settings
 from intelli_assets.defs.common.partitions import DATASETS_PARTITIONS_NAME
 from intelli_assets.defs.jobs import MAIN_JOB_NAME
+from intelli_assets.defs.runs.ownership import fail_orphaned_runs, owner_tags
+from intelli_assets.defs.runs.status import chart_outcomes, step_failures
 from intelli_assets.errors import ChartParamError, IntelliError
 from intelli_assets.espacenet import read_filters_workbook
+from intelli_assets.stop_signals import run_cancellable
 
+INSTANCE_TEMPLATE = Path(__file__).resolve().parent / "dagster.yaml"
+POOL_LIMITS = {"ingestion_io": 4, "charts_cpu": 2, "ai": 2}  # the old backend's Celery queue sizes
 LIST_FIELDS = {"formats"}
 
+
+# --- the instance -------------------------------------------------------------------------------
+
+def prepare_home() -> Path:
+    """Make $DAGSTER_HOME exist (default ./.dagster_home) with our dagster.yaml in it."""
+    home = instance_home()
+    home.mkdir(parents=True, exist_ok=True)
+    os.environ["DAGSTER_HOME"] = str(home)
+    config = home / "dagster.yaml"
+    if not config.exists():  # written whole, then renamed: a racing process never reads half of it
+        tmp = home / f".dagster.yaml.tmp-{os.getpid()}"
+        shutil.copyfile(INSTANCE_TEMPLATE, tmp)
+        tmp.replace(config)
+    return home
+
+
+@contextmanager
+def setup_lock(home: Path) -> Iterator[None]:
+    """One process at a time sets up an instance: two first runs on a new home would both
+    create the SQLite tables and pool rows, and one of them crash."""
+    with open(home / ".intelli-setup.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def ensure_pool_limits(instance: dg.DagsterInstance) -> list[str]:
+    """Per-pool limits live in the instance's storage, not dagster.yaml: set missing ones
+    (limits an operator changed are kept). Returns the pools it set."""
+    storage = instance.event_log_storage
+    missing = [pool for pool in POOL_LIMITS if pool not in storage.get_concurrency_keys()]
+    for pool in missing:
+        storage.set_concurrency_slots(pool, POOL_LIMITS[pool])
+    return missing
+
+
+def open_instance() -> dg.DagsterInstance:
+    """The instance in $DAGSTER_HOME, set up (tables, pool limits) under a lock, with the runs
+    of dead `intelli` processes marked failed so they hold no pool slot."""
+    home = prepare_home()
+    with setup_lock(home):
+        instance = dg.DagsterInstance.get()
+        instance.get_runs(limit=1)  # run storage, event index and schedule tables, created now
+        instance.all_instigator_state()
+        ensure_pool_limits(instance)
+        fail_orphaned_runs(instance)
+    return instance
+
+
+# --- settings -> run config ---------------------------------------------------------------------
 
 def parse_overrides(pairs: list[str]) -> dict[str, Any]:
     """`key=value` pairs as text (the config classes convert them: '15' -> 15, 'false' -> False);
@@ -83,11 +147,13 @@ def chart_run_config(charts: list[str], overrides: dict[str, Any]) -> dict:
             validated_settings(get_chart(key), typed)
         except IntelliError as exc:
             raise ChartParamError(f"chart {key!r}: {exc}") from None
-    dumped = typed.model_dump()
+    dumped = typed.model_dump(mode="json")
     config = {k: dumped[k] for k in config if k in shared} | {
         key: {p: dumped[key][p] for p in section} for key, section in config.items() if key not in shared}
     return {"charts": {"config": config}}
 
+
+# --- running ------------------------------------------------------------------------------------
 
 @dataclass
 class RunReport:
@@ -97,6 +163,7 @@ class RunReport:
     status: str = "failed"
     charts: dict[str, dict] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+    exit_signal: int | None = None  # set when Ctrl-C or SIGTERM cancelled the run
 
     def to_dict(self) -> dict:
         return {"partition": self.partition, "job": self.job, "run_id": self.run_id, "status": self.status,
@@ -140,10 +207,24 @@ def watch_steps(instance: dg.DagsterInstance, run_id: str, total: int, emit: Cal
             return
 
 
+def mark_canceling(instance: dg.DagsterInstance, run_id: str, signum: int) -> bool:
+    """A stop signal cancels the run (its charts step stops at the next chart, and Dagster ends
+    it CANCELED). False while the run does not exist yet: ask again."""
+    run = instance.get_run_by_id(run_id)
+    if run is None or run.status in (dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING):
+        return False  # its start event would overwrite a CANCELING set now
+    if run.status == dg.DagsterRunStatus.STARTED:
+        name = {2: "Ctrl-C (SIGINT)", 15: "SIGTERM"}.get(signum, f"signal {signum}")
+        instance.report_run_canceling(run, f"intelli received {name}; cancelling the run. Charts already "
+                                           "written keep their files and materializations.")
+    return True
+
+
 def run_workbook(path: Path, charts: list[str], overrides: dict[str, Any], instance: dg.DagsterInstance,
                  progress: Callable[[str], None] | None = None) -> RunReport:
-    """Everything `intelli run` does after argument parsing. Raises InvalidSourceError and
-    ChartParamError before touching the instance."""
+    """Validate a workbook, add its partition, execute the main job in this process and
+    report per chart. Raises InvalidSourceError and ChartParamError before touching the
+    instance. Ctrl-C or SIGTERM cancel the run (status `cancelled`, `exit_signal` set)."""
     read_filters_workbook(path)  # full validation first: a bad file adds nothing
     ops = chart_run_config(charts, overrides)
     key = partition_key_for(path.name, file_sha256(path))
@@ -165,58 +246,32 @@ def run_workbook(path: Path, charts: list[str], overrides: dict[str, Any], insta
                                    daemon=True)
         watcher.start()
     started = time.perf_counter()
-    try:
-        result = job.execute_in_process(
+
+    def execute() -> dg.ExecuteInProcessResult:
+        return job.execute_in_process(
             run_config=run_config, instance=instance, partition_key=key, asset_selection=selection,
-            raise_on_error=False, run_id=report.run_id, tags={"intelli/source": path.name},
+            raise_on_error=False, run_id=report.run_id, tags={"intelli/source": path.name, **owner_tags()},
         )
+
+    try:
+        _, stop_request = run_cancellable(execute, lambda signum: mark_canceling(instance, report.run_id, signum))
     finally:
         stop.set()
         if watcher:
             watcher.join()
-    report.charts = chart_outcomes(result, charts)
-    report.errors = [f"{step}: {msg}" for step, msg in step_failures(result).items()]
+    run = instance.get_run_by_id(report.run_id)
+    cancelled = run is not None and run.status == dg.DagsterRunStatus.CANCELED
+    report.exit_signal = stop_request.signum if cancelled else None
+    report.charts = chart_outcomes(instance, report.run_id, charts)
+    report.errors = [f"{step}: {msg}" for step, msg in step_failures(instance, report.run_id).items()]
     ok = sum(1 for c in report.charts.values() if c["status"] == "success")
-    report.status = "success" if ok == len(charts) else "partial_success" if ok else "failed"
+    if cancelled:
+        report.status = "cancelled"
+    else:
+        report.status = "success" if ok == len(charts) else "partial_success" if ok else "failed"
     if progress:
         progress(f"run {report.run_id} finished in {time.perf_counter() - started:.1f} s: {report.status}")
     return report
-
-
-def step_failures(result: dg.ExecuteInProcessResult) -> dict[str, str]:
-    """Step key (or `charts/<key>` for one chart) -> the error as a user should read it."""
-    out = {}
-    for event in result.get_step_failure_events():
-        failure = event.step_failure_data
-        failed_charts = failure.user_failure_data.metadata.get("failed_charts") if failure.user_failure_data else None
-        if failed_charts is not None:
-            out.update({f"charts/{key}": error for key, error in failed_charts.value.items()})
-            continue
-        message = failure.error.message.strip() if failure.error else ""
-        if failure.user_failure_data and failure.user_failure_data.description:
-            message = failure.user_failure_data.description
-        out[event.step_key] = re.sub(r"^[\w.]+(Error|Failure|Exception): ", "", message).replace("\n", " ")
-    return out
-
-
-def chart_outcomes(result: dg.ExecuteInProcessResult, charts: list[str]) -> dict[str, dict]:
-    materialized = {
-        tuple(e.asset_key.path): e.materialization.metadata for e in result.get_asset_materialization_events()
-    }
-    failed = step_failures(result)
-    out = {}
-    for key in charts:
-        meta = materialized.get(("charts", key))
-        if meta is not None:
-            files = {fmt: meta[f"{fmt}_path"].value for fmt in ("png", "svg", "html", "chart_data")
-                     if f"{fmt}_path" in meta}
-            out[key] = {"status": "success", "files": files}
-        elif f"charts/{key}" in failed or "charts" in failed:
-            out[key] = {"status": "failed", "error": failed.get(f"charts/{key}") or failed["charts"], "files": {}}
-        else:
-            upstream = "; ".join(failed.values()) or "an upstream step or blocking check failed"
-            out[key] = {"status": "skipped", "error": f"not run: {upstream}", "files": {}}
-    return out
 
 
 def print_report(report: RunReport, stream=sys.stdout) -> None:

@@ -5,7 +5,8 @@ Every chart takes one `Style`; nothing chart-specific lives here. No Dagster imp
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+from enum import Enum
 
 from intelli_assets.errors import ChartParamError
 
@@ -61,20 +62,33 @@ LANGUAGES = ("es", "en")
 OUTPUT_FORMATS = ("png", "svg", "html")
 FONT_FAMILY = "Arial, 'Liberation Sans', 'DejaVu Sans', sans-serif"
 
+# The closed choices as enums, derived from the catalogues above: config schemas (Launchpad,
+# GraphQL, CLI) offer and accept exactly these values.
+PaletteName = Enum("PaletteName", {name: name for name in PALETTES}, type=str)
+FontSize = Enum("FontSize", {name: name for name in FONT_PRESETS}, type=str)
+Language = Enum("Language", {name: name for name in LANGUAGES}, type=str)
+OutputFormat = Enum("OutputFormat", {name: name for name in OUTPUT_FORMATS}, type=str)
+STYLE_CHOICES: dict[str, type[Enum]] = {"palette": PaletteName, "font_size": FontSize, "language": Language}
+
+
+def _option(default: object, help_text: str) -> object:
+    return field(default=default, metadata={"help": help_text})
+
 
 @dataclass(frozen=True)
 class Style:
-    """How a chart looks; the same options for every chart."""
+    """How a chart looks; the same options for every chart. The run config's style section is
+    derived from these fields (type, default, help)."""
 
-    palette: str = "professional"
-    font_size: str = "medium"
-    language: str = "es"
-    highlight_country: str = "EC"
-    title: str | None = None
-    show_footnotes: bool = True
-    width: int = 1200
-    height: int | None = None  # None: the chart's own default
-    scale: float = 1.0
+    palette: str = _option("professional", ", ".join(PALETTES))
+    font_size: str = _option("medium", ", ".join(FONT_PRESETS))
+    language: str = _option("es", "es or en, for every label and footnote")
+    highlight_country: str = _option("EC", "two-letter code drawn in the accent colour; empty: none")
+    title: str | None = _option(None, "chart titles: none by default, 'auto' for the built-in ones, or a text")
+    show_footnotes: bool = _option(True, "draw the explanatory footnotes under the charts")
+    width: int = _option(1200, "image width in pixels (300-4000)")
+    height: int | None = _option(None, "image height in pixels (300-4000); default depends on the chart")
+    scale: float = _option(1.0, "PNG pixel density, 0.5-4 (2 for print)")
 
     def __post_init__(self) -> None:
         if self.palette not in PALETTES:

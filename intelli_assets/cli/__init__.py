@@ -58,8 +58,7 @@ def cmd_run(args: argparse.Namespace, path: Path | None = None) -> int:
     if path.is_file():  # start Chromium first, on the other core, while the rest is imported
         prewarm()
     try:
-        from intelli_assets.cli.instance import open_instance
-        from intelli_assets.cli.runner import parse_overrides, print_report, run_workbook, select_charts
+        from intelli_assets.launch import open_instance, parse_overrides, print_report, run_workbook, select_charts
 
         charts = select_charts(args.charts)
         overrides = parse_overrides(args.set or [])
@@ -79,11 +78,13 @@ def cmd_run(args: argparse.Namespace, path: Path | None = None) -> int:
         print(json.dumps(report.to_dict(), ensure_ascii=False))
     else:
         print_report(report)
+    if report.exit_signal:  # cancelled by Ctrl-C (130) or SIGTERM (143)
+        return 128 + report.exit_signal
     return EXIT_OK if report.status == "success" else EXIT_FAILED
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from intelli_assets.cli.instance import prepare_home
+    from intelli_assets.launch import prepare_home
     from intelli_assets.sample_workbook import write_sample_workbook
 
     sample = prepare_home() / "samples" / "espacenet-sample.xlsx"
@@ -98,7 +99,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
-    from intelli_assets.cli.instance import open_instance
+    from intelli_assets.launch import open_instance
 
     open_instance()
     workspace = Path(args.workspace).resolve()

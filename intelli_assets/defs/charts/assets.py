@@ -7,6 +7,7 @@ HTML and data files are written, and it saves Dagster's per-step bookkeeping.
 """
 
 import base64
+import dataclasses
 import json
 import time
 import traceback
@@ -15,7 +16,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Optional, get_type_hints
 
 import dagster as dg
 from pydantic import Field, create_model
@@ -29,27 +30,32 @@ from intelli_assets.defs.common.resources import ArtifactStore
 from intelli_assets.defs.datasets.assets import patent_dataset
 from intelli_assets.errors import IntelliError
 from intelli_assets.rendering import figure_html
-from intelli_assets.style import OUTPUT_FORMATS, Style
+from intelli_assets.style import OUTPUT_FORMATS, STYLE_CHOICES, OutputFormat, Style
 
 PREVIEW_SCALE = 0.4
-STYLE_FIELDS = ("palette", "font_size", "language", "highlight_country", "title", "show_footnotes",
-                "width", "height", "scale")
+STYLE_FIELDS = tuple(f.name for f in dataclasses.fields(Style))
 PER_CHART_STYLE = ("title", "height")  # the style settings a chart's own section may override
 
 
-class ChartStyleConfig(dg.Config):
-    """Style options shared by every chart of a run (the same schema in the Launchpad, CLI and GraphQL)."""
+def style_config_fields() -> dict[str, tuple]:
+    """The config fields of the shared style, derived from `Style`: same names, defaults and
+    help; palette, font size and language as enums, so the Launchpad offers and checks them."""
+    hints = get_type_hints(Style)
+    return {
+        f.name: (STYLE_CHOICES.get(f.name, hints[f.name]),
+                 Field(default=f.default, description=f.metadata.get("help"), validate_default=True))
+        for f in dataclasses.fields(Style)
+    }
 
-    palette: str = Field(default="professional", description="professional, vibrant, earth, ocean, sunset, monochrome")
-    font_size: str = Field(default="medium", description="small, medium, large")
-    language: str = Field(default="es", description="es or en, for every label and footnote")
-    highlight_country: str = Field(default="EC", description="two-letter code drawn in the accent colour; empty: none")
-    title: Optional[str] = Field(default=None, description="chart titles: none by default, 'auto' for the built-in ones")
-    show_footnotes: bool = Field(default=True, description="draw the explanatory footnotes under the charts")
-    width: int = Field(default=1200, description="image width in pixels")
-    height: Optional[int] = Field(default=None, description="image height in pixels; default depends on the chart")
-    scale: float = Field(default=1.0, description="PNG pixel density (2 for print)")
-    formats: list[str] = Field(default=list(OUTPUT_FORMATS), description="any of png, svg, html")
+
+ChartStyleConfig: type[dg.Config] = create_model(
+    "ChartStyleConfig",
+    __base__=dg.Config,
+    __doc__="Style options shared by every chart of a run (the same schema in the Launchpad, CLI and GraphQL).",
+    formats=(list[OutputFormat], Field(default=list(OUTPUT_FORMATS), validate_default=True,
+                                       description="any of png, svg, html")),
+    **style_config_fields(),
+)
 
 
 def chart_section_class(spec: ChartSpec) -> type[dg.Config]:
@@ -76,11 +82,10 @@ ChartsConfig: type[ChartStyleConfig] = create_model(
 
 def validated_settings(spec: ChartSpec, config: ChartStyleConfig) -> tuple[dict, Style, list[str]]:
     """(params, style, formats) of one chart; raises IntelliError on any invalid value."""
-    values = config.model_dump()
+    values = config.model_dump(mode="json")  # enums as their plain values
     section = values[spec.key]
-    unknown = sorted(set(values["formats"]) - set(OUTPUT_FORMATS))
-    if unknown or not values["formats"]:
-        raise IntelliError(f"formats must be a non-empty subset of {list(OUTPUT_FORMATS)}, got {values['formats']}")
+    if not values["formats"]:
+        raise IntelliError(f"formats must be a non-empty subset of {list(OUTPUT_FORMATS)}, got []")
     style_values = {k: values[k] for k in STYLE_FIELDS}
     style_values.update({k: section[k] for k in PER_CHART_STYLE if section[k] is not None})
     style = Style(**style_values)
@@ -157,6 +162,13 @@ def chart_materialization(pending: PendingChart, render_ms: float) -> dg.Materia
     )
 
 
+def cancel_requested(context: dg.AssetExecutionContext) -> bool:
+    """The run was asked to stop (`intelli` on Ctrl-C/SIGTERM, or a cancel from elsewhere):
+    checked before each chart, so a cancel takes effect within one chart."""
+    run = context.instance.get_run_by_id(context.run_id)
+    return run is not None and run.status == dg.DagsterRunStatus.CANCELING
+
+
 @dg.multi_asset(
     name="charts",
     specs=[
@@ -207,14 +219,31 @@ def charts(context: dg.AssetExecutionContext, config: ChartsConfig, renderer: Ch
             return
         done = pending.rendered[0] if pending.rendered else time.perf_counter()
         render_ms, last_done = (done - max(pending.submitted, last_done)) * 1000, done
+        try:
+            materialization = chart_materialization(pending, render_ms)
+        except IntelliError as exc:  # e.g. the disk is full: this chart fails, its partial files go
+            failures[pending.key] = str(exc)
+            return
         for warning in pending.chart.chart_data.get("warnings", []):
             context.log.warning(f"{pending.key}: {warning}")
-        yield chart_materialization(pending, render_ms)
+        yield materialization
 
     def folder_for(key: str) -> Callable[[dict], Path]:
         return lambda chart_settings: store.layout.chart_dir(context.partition_key, key, params_hash(chart_settings))
 
+    def stop_if_cancelled() -> Iterator[dg.MaterializeResult]:
+        """On a cancel: keep the charts already drawn, drop the rest, stop the step."""
+        if not cancel_requested(context):
+            return
+        for pending in queue:
+            if pending.images.done():
+                yield from finished(pending)
+            else:
+                pending.images.cancel()
+        raise dg.DagsterExecutionInterruptedError("the run was cancelled")
+
     for key in keys:
+        yield from stop_if_cancelled()
         try:
             queue.append(start_chart(key, dataset, settings[key], renderer, folder_for(key)))
         except (IntelliError, ValueError) as exc:  # bad data or params: the user's to fix
@@ -225,6 +254,7 @@ def charts(context: dg.AssetExecutionContext, config: ChartsConfig, renderer: Ch
         while queue and queue[0].images.done():  # materialize each chart as soon as it is drawn
             yield from finished(queue.popleft())
     while queue:
+        yield from stop_if_cancelled()
         yield from finished(queue.popleft())
     if failures:
         raise dg.Failure(

@@ -40,7 +40,10 @@ def patent_dataset(context: dg.AssetExecutionContext, store: ArtifactStore) -> d
     manifest = build_manifest(facets, report, {**info, "partition_key": key})
     manifest["partition_key"] = key
     if all(o.passed for o in outcomes):  # a failing dataset never replaces a good one on disk
-        save_dataset(Dataset(facets, manifest), layout.dataset_dir(key))
+        try:
+            save_dataset(Dataset(facets, manifest), layout.dataset_dir(key))
+        except IntelliError as exc:
+            raise dg.Failure(description=str(exc)) from None
     stats = manifest["summary_stats"]["facets"]
     table = "| facet | sheet | rows | total | by family | truncated |\n|---|---|---|---|---|---|\n" + "\n".join(
         f"| {f} | {sheet} | {s['rows']} | {s['total']} | {s['by_family']} | {s['truncated']} |"

@@ -9,6 +9,7 @@ from pydantic import Field
 from intelli_assets.dataset import file_sha256, partition_key_for
 from intelli_assets.defs.common.partitions import datasets_partitions
 from intelli_assets.defs.common.resources import ArtifactStore
+from intelli_assets.errors import IntelliError
 
 
 class RawSourceConfig(dg.Config):
@@ -52,7 +53,10 @@ def raw_source(context: dg.AssetExecutionContext, config: RawSourceConfig, store
             "sha256": sha,
             "ingested_at": dt.datetime.now(dt.UTC).isoformat(),
         }
-        stored = layout.store_raw(key, source, info)
+        try:
+            stored = layout.store_raw(key, source, info)
+        except IntelliError as exc:  # read-only or full artifact store: say where and why
+            raise dg.Failure(description=str(exc)) from None
     else:
         info = layout.raw_info(key)
         if info is None:
