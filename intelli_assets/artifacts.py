@@ -74,7 +74,11 @@ class ArtifactLayout:
         return self.root / partition / chart / settings_hash  # chart keys never clash with raw/dataset
 
     def store_raw(self, partition: str, source: Path, info: dict) -> Path:
-        """Copy the input once; the same partition key means the same bytes, so never rewrite it."""
+        """Copy the input once; the same partition key means the same bytes, so a later copy
+        (under any name) keeps the first one and its record."""
+        known = self.raw_info(partition)
+        if known and known.get("sha256") == info.get("sha256") and Path(known["stored_path"]).is_file():
+            return Path(known["stored_path"])
         target = self.raw_dir(partition) / source.name
         if not target.exists():
             with atomic_target(target) as tmp:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,11 +30,24 @@ def file_sha256(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def partition_key_for(name: str, sha256: str) -> str:
-    """Readable slug of the source name plus a short content hash: same bytes, same key."""
+CONTENT_HASH_DIGITS = 10
+
+
+def partition_key_for(name: str, sha256: str, existing: Iterable[str] = ()) -> str:
+    """Readable slug of the source name plus a short content hash. The content decides: when
+    a partition with the same hash already exists (the same bytes under another name), its
+    key is returned, so a renamed copy is the same dataset."""
+    suffix = f"-{sha256[:CONTENT_HASH_DIGITS]}"
+    for key in existing:
+        if key.endswith(suffix):
+            return key
     stem = Path(name).stem.lower()
     slug = re.sub(r"[^a-z0-9]+", "-", stem).strip("-")[:40].strip("-") or "source"
-    return f"{slug}-{sha256[:10]}"
+    return f"{slug}{suffix}"
+
+
+def key_matches_content(key: str, sha256: str) -> bool:
+    return key.endswith(f"-{sha256[:CONTENT_HASH_DIGITS]}")
 
 
 @dataclass

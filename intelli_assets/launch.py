@@ -220,6 +220,16 @@ def mark_canceling(instance: dg.DagsterInstance, run_id: str, signum: int) -> bo
     return True
 
 
+def register_source(path: Path, instance: dg.DagsterInstance) -> str:
+    """The partition of a (validated) source: its content decides, so the same bytes under any
+    name are one dataset. Adds the partition when it is new."""
+    existing = instance.get_dynamic_partitions(DATASETS_PARTITIONS_NAME)
+    key = partition_key_for(path.name, file_sha256(path), existing)
+    if key not in existing:
+        instance.add_dynamic_partitions(DATASETS_PARTITIONS_NAME, [key])
+    return key
+
+
 def run_workbook(path: Path, charts: list[str], overrides: dict[str, Any], instance: dg.DagsterInstance,
                  progress: Callable[[str], None] | None = None) -> RunReport:
     """Validate a workbook, add its partition, execute the main job in this process and
@@ -227,9 +237,7 @@ def run_workbook(path: Path, charts: list[str], overrides: dict[str, Any], insta
     instance. Ctrl-C or SIGTERM cancel the run (status `cancelled`, `exit_signal` set)."""
     read_filters_workbook(path)  # full validation first: a bad file adds nothing
     ops = chart_run_config(charts, overrides)
-    key = partition_key_for(path.name, file_sha256(path))
-    if not instance.has_dynamic_partition(DATASETS_PARTITIONS_NAME, key):
-        instance.add_dynamic_partitions(DATASETS_PARTITIONS_NAME, [key])
+    key = register_source(path, instance)
     from intelli_assets.definitions import defs
 
     job = defs.resolve_job_def(MAIN_JOB_NAME)

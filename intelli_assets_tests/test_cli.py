@@ -65,7 +65,7 @@ def test_run_real_workbook_json_and_second_process_sees_it(tmp_path):
     assert state["pools"] == {"ai": 2, "charts_cpu": 2, "ingestion_io": 4}
 
 
-def test_same_file_twice_is_one_partition(tmp_path, sample_workbook):
+def test_same_bytes_under_any_name_are_one_partition(tmp_path, sample_workbook):
     home = tmp_path / "home"
     first = json.loads(intelli("run", str(sample_workbook), "--charts", "top_patent_countries", "--json",
                                home=home).stdout)
@@ -74,8 +74,14 @@ def test_same_file_twice_is_one_partition(tmp_path, sample_workbook):
     second = json.loads(intelli("run", str(copy), "--charts", "top_patent_countries", "--json", home=home).stdout)
     assert first["partition"] == second["partition"]
     assert first["run_id"] != second["run_id"]
+    renamed = tmp_path / "Patents for the board (final).xlsx"  # same bytes, another name
+    renamed.write_bytes(sample_workbook.read_bytes())
+    third = json.loads(intelli("run", str(renamed), "--charts", "top_patent_countries", "--json", home=home).stdout)
+    assert third["partition"] == first["partition"] and third["status"] == "success"
     state = instance_state(home)
-    assert state["partitions"] == [first["partition"]] and state["runs"] == 2
+    assert state["partitions"] == [first["partition"]] and state["runs"] == 3
+    stored = list((home / "artifacts" / first["partition"] / "raw").glob("*.xlsx"))
+    assert [p.name for p in stored] == [sample_workbook.name]  # the bytes are kept once
 
 
 @pytest.mark.parametrize("case", sorted(BAD_INPUTS))

@@ -6,7 +6,7 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
-from intelli_assets.dataset import file_sha256, partition_key_for
+from intelli_assets.dataset import file_sha256, key_matches_content, partition_key_for
 from intelli_assets.defs.common.partitions import datasets_partitions
 from intelli_assets.defs.common.resources import ArtifactStore
 from intelli_assets.errors import IntelliError
@@ -39,11 +39,11 @@ def raw_source(context: dg.AssetExecutionContext, config: RawSourceConfig, store
         if not source.is_file():
             raise dg.Failure(description=f"{source}: file does not exist")
         sha = file_sha256(source)
-        expected = partition_key_for(source.name, sha)
-        if expected != key:
+        if not key_matches_content(key, sha):
             raise dg.Failure(
-                description=f"{source} has content key {expected!r}, not this partition's {key!r}; "
-                "add a partition for it (intelli run does) instead of overwriting another dataset"
+                description=f"{source} has content key {partition_key_for(source.name, sha)!r}, not this "
+                f"partition's {key!r}; add a partition for it (intelli run does) instead of overwriting "
+                "another dataset"
             )
         info = {
             "source_type": "espacenet_excel",
