@@ -7,7 +7,9 @@ import re
 import signal
 import struct
 import subprocess
-import time
+import sys
+import threading
+from pathlib import Path
 
 import plotly.graph_objects as go
 import pytest
@@ -25,8 +27,12 @@ from intelli_assets.rendering import (
 )
 from intelli_assets.rendering.browser import BrowserError, ChromiumPipe, find_chromium
 from intelli_assets.style import LANGUAGES, PALETTES, Style
+from intelli_assets_tests.waiting import Background, wait_for
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+# renders after a crash run with a 600 s timeout, so a crash that is not noticed would stall
+# them for 10 minutes; this bound fails the test instead. A hang guard, not a speed check.
+HANG_GUARD = 120.0
 
 
 def png_size(data: bytes) -> tuple[int, int]:
@@ -37,6 +43,43 @@ def png_size(data: bytes) -> tuple[int, int]:
 def chromium_pids() -> set[int]:
     out = subprocess.run(["pgrep", "-f", "intelli-chromium-"], capture_output=True, text=True).stdout
     return {int(p) for p in out.split()}
+
+
+def browser_processes(browser_pid: int, kind: bytes = b"") -> list[int]:
+    """The live processes of one browser (`kind`: e.g. b"--type=renderer" for page renderers).
+    Chromium runs in its own session, so its process group id is the browser's pid; unlike
+    `chromium_pids`, this ignores the browsers of other test runs."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes()  # empty for a zombie
+            if cmdline and kind in cmdline and os.getpgid(int(proc.name)) == browser_pid:
+                pids.append(int(proc.name))
+        except OSError:  # it exited meanwhile
+            continue
+    return pids
+
+
+def wait_until_gone(*browser_pids: int) -> None:
+    wait_for(lambda: not any(browser_processes(pid) for pid in browser_pids),
+             message="Chromium processes left behind")
+
+
+def waiting_for_chromium(thread: threading.Thread) -> bool:
+    """Has `thread` sent a command and is it waiting for Chromium's reply?"""
+    frame = sys._current_frames().get(thread.ident)
+    while frame is not None:
+        if frame.f_code is ChromiumPipe._read_reply.__code__:
+            return True
+        frame = frame.f_back
+    return False
+
+
+def rgb(hex_colour: str) -> str:
+    """'#b45309' as plotly writes it in SVG: 'rgb(180, 83, 9)'."""
+    return "rgb({}, {}, {})".format(*(int(hex_colour[i:i + 2], 16) for i in (1, 3, 5)))
 
 
 def test_png_and_svg_from_one_layout(renderer):
@@ -82,45 +125,121 @@ def test_every_palette_and_language_renders(palette, language, renderer, sample_
     style = Style(palette=palette, language=language, font_size="large")
     figures = [get_chart(k).run(sample_dataset, {}, style).figure for k in ("top_patent_countries", "patent_forecast")]
     outs = renderer.render_many(figures, ["svg"])
-    svg = outs[0]["svg"].decode()
-    assert PALETTES[palette].background in svg or "rgb(" in svg
-    assert ("Jurisdicción" if language == "es" else "Jurisdiction") in svg
+    bars, forecast = (out["svg"].decode() for out in outs)
+    colours = PALETTES[palette]
+    paper = rf'<rect x="0" y="0" width="\d+" height="\d+" style="fill: {re.escape(rgb(colours.background))};'
+    assert re.search(paper, bars) and re.search(paper, forecast)  # the first rect, as large as the figure
+    # the top country's bar (bars shade from a light primary up to the primary itself)
+    assert re.search(rf'<g class="point"><path [^>]*fill: {re.escape(rgb(colours.primary))};', bars)
+    assert ("Jurisdicción" if language == "es" else "Jurisdiction") in bars
 
 
 def test_browser_is_restarted_after_a_crash():
     with FigureRenderer() as r:
         fig = go.Figure(go.Scatter(x=[1, 2], y=[3, 4]))
         r.render(fig, ["svg"])
-        os.killpg(r.browser_pid, signal.SIGKILL)
-        time.sleep(0.2)
+        killed = r.browser_pid
+        os.killpg(killed, signal.SIGKILL)
+        wait_for(lambda: r.browser_pid is None, message="the killed browser still runs")
         out = r.render(fig, ["png"])
         assert out["png"][:8] == PNG_MAGIC
         assert r.restarts == 1
+        restarted = r.browser_pid
+    wait_until_gone(killed, restarted)
+
+
+def test_browser_killed_mid_render_is_restarted_at_once(caplog):
+    fig = go.Figure(go.Scatter(x=[1, 2], y=[3, 4]))
+    with FigureRenderer(timeout=600) as r:
+        r.render(fig, ["svg"])
+        # this page now never finishes a figure: only a fresh browser can render it
+        r._evaluate("void (window.renderFigure = () => new Promise(() => {}))")
+        browser_pid = r.browser_pid
+        render = Background(lambda: r.render(fig, ["png"]))
+        wait_for(lambda: waiting_for_chromium(render), message="the render never reached the browser")
+        os.kill(browser_pid, signal.SIGKILL)  # the main process only; its children follow it
+        out = render.result(HANG_GUARD, "the browser's death was not noticed; the render waited for its timeout")
+        assert out["png"][:8] == PNG_MAGIC
+        assert r.restarts == 1 and r.browser_pid != browser_pid
+        assert "Chromium closed its pipe during Runtime.evaluate" in caplog.text  # killed mid-render
+        restarted = r.browser_pid
+    wait_until_gone(browser_pid, restarted)
+
+
+def test_a_killed_page_renderer_is_noticed_at_once_and_the_browser_restarted(caplog):
+    fig = go.Figure(go.Scatter(x=[1, 2], y=[3, 4]))
+    with FigureRenderer(timeout=600) as r:
+        r.render(fig, ["svg"])
+        crashed = r.browser_pid
+        children = browser_processes(crashed, b"--type=renderer")
+        assert children
+        for pid in children:  # our tab's renderer among them (which one it is is not visible here)
+            os.kill(pid, signal.SIGKILL)
+        out = Background(lambda: r.render(fig, ["png"])).result(
+            HANG_GUARD, "the renderer crash was not noticed; the render waited for its timeout")
+        assert out["png"][:8] == PNG_MAGIC
+        assert r.restarts == 1
+        assert "Chromium's page renderer crashed during Runtime.evaluate" in caplog.text
+        restarted = r.browser_pid
+    wait_until_gone(crashed, restarted)
+
+
+def crash_page(browser: ChromiumPipe, session: str) -> None:
+    try:
+        browser.send("Page.crash", session_id=session)
+    except BrowserError:
+        pass  # Page.crash gets no reply: the crash is noticed instead
+
+
+def close_page(browser: ChromiumPipe, session: str) -> None:
+    target = browser.send("Target.getTargetInfo", session_id=session)["targetInfo"]["targetId"]
+    browser.send("Target.closeTarget", {"targetId": target})
+
+
+@pytest.mark.parametrize("end_page", [crash_page, close_page])
+def test_a_command_to_a_gone_page_fails_at_once(end_page):
+    browser = ChromiumPipe(timeout=600)
+    browser.start()
+    try:
+        session = browser.open_page()
+        assert browser.send("Runtime.evaluate", {"expression": "6 * 7"}, session)["result"]["value"] == 42
+
+        def end_then_evaluate() -> None:
+            end_page(browser, session)
+            browser.send("Runtime.evaluate", {"expression": "6 * 7"}, session)
+
+        with pytest.raises(BrowserError, match="Chromium's page (renderer crashed|was detached|was closed)"):
+            Background(end_then_evaluate).result(HANG_GUARD, "the page's end was not noticed")
+        assert browser.alive  # only the page is gone
+    finally:
+        browser.close()
 
 
 def test_bad_figure_is_a_render_error_not_a_dead_browser(renderer):
     fig = go.Figure()
     fig.update_layout(width=400, height=300)
     bogus = {"data": [{"type": "no-such-trace"}], "layout": {}}
+    restarts = renderer.restarts
     ok = renderer.render(fig, ["svg"])
     assert b"<svg" in ok["svg"]
     with pytest.raises(ValueError):
         renderer.render(go.Figure(bogus), ["svg"])  # plotly.py refuses it before the browser sees it
     with pytest.raises(ValueError, match="unsupported static format"):
         renderer.render(fig, ["pdf"])
-    assert renderer.render(fig, ["svg"])["svg"]  # still usable
-    assert RenderError  # exported for callers
+    # the browser refuses this one: 24000x18000 px is over Chromium's canvas limit
+    with pytest.raises(RenderError, match="24000x18000 px PNG is too large"):
+        renderer.render(fig, ["png"], scale=60)
+    assert png_size(renderer.render(fig, ["png"])["png"]) == (400, 300)  # still usable
+    assert renderer.restarts == restarts  # the same browser
 
 
 def test_close_leaves_no_chromium_behind():
-    before = chromium_pids()
     r = FigureRenderer()
     r.start()
     pid = r.browser_pid
-    assert pid in chromium_pids()
+    assert pid in chromium_pids() and len(browser_processes(pid)) > 1  # the browser and its children
     r.close()
-    time.sleep(0.3)
-    assert chromium_pids() <= before
+    wait_until_gone(pid)
 
 
 def test_background_warmup_then_render():
@@ -146,17 +265,14 @@ def test_html_is_self_contained_and_draws_the_chart_offline(key, sample_dataset,
     browser = ChromiumPipe()
     browser.start()
     try:
-        target = browser.send("Target.createTarget", {"url": page.as_uri()})
-        session = browser.send("Target.attachToTarget", {"targetId": target["targetId"], "flatten": True})["sessionId"]
-        drawn = 0
-        for _ in range(100):  # the figure's own traces, drawn by the inlined plotly.js
+        session = browser.open_page(page.as_uri())
+
+        def drawn() -> int:  # the figure's own traces, drawn by the inlined plotly.js
             reply = browser.send("Runtime.evaluate", {"expression": (
                 "document.querySelectorAll('.main-svg .trace, .main-svg .slice, .main-svg .point').length"),
                 "returnByValue": True}, session)
-            drawn = reply["result"].get("value") or 0
-            if drawn:
-                break
-            time.sleep(0.05)
-        assert drawn > 0
+            return reply["result"].get("value") or 0
+
+        wait_for(drawn, timeout=30, message="the chart's HTML drew no trace")
     finally:
         browser.close()

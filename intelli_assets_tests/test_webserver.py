@@ -11,7 +11,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -19,6 +18,7 @@ import pytest
 
 from intelli_assets.charts import CHARTS
 from intelli_assets_tests.conftest import PROJECT_ROOT
+from intelli_assets_tests.waiting import wait_for
 
 LOAD_QUERY = """
 {
@@ -74,18 +74,17 @@ def dagster_dev(home):
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
+
+    def answers() -> bool:
+        if proc.poll() is not None:
+            pytest.fail(f"dagster dev exited: {proc.stderr.read()[-2000:]}")
+        try:
+            return httpx.get(f"{url}/server_info", timeout=2).status_code == 200
+        except httpx.TransportError:
+            return False
+
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                pytest.fail(f"dagster dev exited: {proc.stderr.read()[-2000:]}")
-            try:
-                if httpx.get(f"{url}/server_info", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.5)
-        else:
-            pytest.fail("dagster dev did not answer within 120 s")
+        wait_for(answers, timeout=120, interval=0.5, message="dagster dev did not answer")
         yield url
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
@@ -119,13 +118,12 @@ def launch_and_wait(url: str, partition: str, charts: list[str], config: dict | 
     launched = graphql(url, LAUNCH, {"params": params})["launchRun"]
     assert launched["__typename"] == "LaunchRunSuccess", launched
     run_id = launched["run"]["runId"]
-    deadline, status = time.monotonic() + 240, None
-    while time.monotonic() < deadline:
+
+    def finished() -> str | None:
         status = graphql(url, RUN_STATUS, {"id": run_id})["runOrError"]["status"]
-        if status in ("SUCCESS", "FAILURE", "CANCELED"):
-            break
-        time.sleep(1)
-    assert status == "SUCCESS"
+        return status if status in ("SUCCESS", "FAILURE", "CANCELED") else None
+
+    assert wait_for(finished, timeout=240, interval=1, message=f"run {run_id} did not finish") == "SUCCESS"
     return run_id
 
 
@@ -148,8 +146,9 @@ def test_materialize_one_chart_then_every_chart_like_the_ui(dagster_dev, home, s
     # the dataset comes in through the CLI (as the inbox sensor will); the charts from the "UI"
     intelli = Path(sys.executable).parent / "intelli"
     env = {**os.environ, "DAGSTER_HOME": str(home)}
+    # the bound is a hang guard: a child process left holding the output pipe would block forever
     ingest = subprocess.run([str(intelli), "run", str(sample_workbook), "--charts", "patent_evolution", "--json"],
-                            capture_output=True, text=True, env=env, check=True)
+                            capture_output=True, text=True, env=env, check=True, timeout=300)
     partition = json.loads(ingest.stdout)["partition"]
 
     # one chart, re-rendered with its own settings: only that chart runs

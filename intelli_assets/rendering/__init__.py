@@ -61,20 +61,19 @@ window.renderFigure = async function (spec) {
     {format: 'svg', width: spec.width, height: spec.height, scale: 1, imageDataOnly: true});
   const out = {};
   if (spec.svg) out.svg = svg;
-  if (spec.png) {
-    const url = await Plotly.Snapshot.svgToImg({
-      svg: svg, format: 'png', width: spec.width, height: spec.height, scale: spec.scale,
-      canvas: document.createElement('canvas'), promise: true});
-    out.png = url.slice(url.indexOf(',') + 1);
-  }
-  if (spec.preview) {
-    const url = await Plotly.Snapshot.svgToImg({
-      svg: svg, format: 'png', width: spec.width, height: spec.height, scale: spec.preview,
-      canvas: document.createElement('canvas'), promise: true});
-    out.preview = url.slice(url.indexOf(',') + 1);
-  }
+  if (spec.png) out.png = await pngBase64(svg, spec, spec.scale);
+  if (spec.preview) out.preview = await pngBase64(svg, spec, spec.preview);
   return out;
 };
+async function pngBase64(svg, spec, scale) {
+  const url = await Plotly.Snapshot.svgToImg({
+    svg: svg, format: 'png', width: spec.width, height: spec.height, scale: scale,
+    canvas: document.createElement('canvas'), promise: true});
+  const data = url.slice(url.indexOf(',') + 1);
+  // a canvas over Chromium's size limit gives "data:," (no image), not an error
+  if (!data) throw new Error(`a ${spec.width * scale}x${spec.height * scale} px PNG is too large for the browser's canvas`);
+  return data;
+}
 window.rendererReady = true;
 """
 
@@ -149,10 +148,7 @@ class FigureRenderer:
         self._browser = ChromiumPipe(self.executable or find_chromium(), timeout=self.timeout)
         self._browser.start()
         try:
-            target = self._browser.send("Target.createTarget", {"url": "about:blank"})
-            self._session = self._browser.send(
-                "Target.attachToTarget", {"targetId": target["targetId"], "flatten": True}
-            )["sessionId"]
+            self._session = self._browser.open_page()
             self._browser.send("Page.navigate", {"url": page.as_uri()}, self._session)
             self._wait_ready()
         except BrowserError:
@@ -182,7 +178,7 @@ class FigureRenderer:
     def render(self, fig: go.Figure, formats: Sequence[str] = STATIC_FORMATS, scale: float = 1.0,
                preview_scale: float | None = None) -> dict[str, bytes]:
         """PNG and/or SVG bytes of one figure (plus a small PNG `preview` when asked) from one
-        layout; a dead browser is restarted and the figure retried once."""
+        layout; a dead browser or crashed page is restarted and the figure retried once."""
         unknown = set(formats) - set(STATIC_FORMATS)
         if unknown:
             raise ValueError(f"unsupported static format(s) {sorted(unknown)}; use png and/or svg")
@@ -200,6 +196,8 @@ class FigureRenderer:
                 break
             except BrowserError as exc:
                 log.warning("renderer browser failed (%s)", exc)
+                # a whole new browser even if only the page's renderer crashed: a new page alone
+                # would save ~0.5 s, but one way to recover is simpler, and crashes are rare
                 self._browser.close()
                 if attempt == 2:
                     raise RenderError(f"the browser failed twice while rendering: {exc}") from None

@@ -2,7 +2,10 @@
 
 Chromium's `--remote-debugging-pipe` reads NUL-terminated JSON commands on fd 3 and writes
 replies and events on fd 4. One command at a time is all the renderer needs, so this client
-is synchronous: write, then read until the reply with the same id arrives.
+is synchronous: write, then read until the reply with the same id arrives. The events read
+meanwhile are dropped, except those saying a page we attached to is gone (its renderer
+process crashed or was killed, or the target closed): a command to a dead page never gets a
+reply, so waiting for one would last until the timeout.
 """
 
 from __future__ import annotations
@@ -50,6 +53,16 @@ FD_WRAPPER = (
 )
 
 
+# events that mean a page (target) is gone; Inspector.targetCrashed needs `Inspector.enable` in
+# the page's session, the Target.* ones `Target.setDiscoverTargets` (see `open_page`)
+PAGE_GONE_EVENTS = {
+    "Inspector.targetCrashed": "renderer crashed",
+    "Target.targetCrashed": "renderer crashed",
+    "Target.detachedFromTarget": "was detached",
+    "Target.targetDestroyed": "was closed",
+}
+
+
 class BrowserError(IntelliError):
     """Chromium is missing, died, or did not answer in time."""
 
@@ -80,6 +93,9 @@ class ChromiumPipe:
         self.process: subprocess.Popen | None = None
         self._next_id = 0
         self._buffer = b""
+        self._discovering = False
+        self._targets: dict[str, str] = {}  # session id -> target id of the pages we attached to
+        self._gone: dict[str, str] = {}  # session id -> why its page is gone
 
     def start(self) -> None:
         self._profile = tempfile.mkdtemp(prefix="intelli-chromium-")
@@ -105,15 +121,31 @@ class ChromiumPipe:
             os.close(from_child_w)
         self._next_id = 0
         self._buffer = b""
+        self._discovering = False
+        self._targets.clear()
+        self._gone.clear()
 
     @property
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
+    def open_page(self, url: str = "about:blank") -> str:
+        """A new tab on `url`, attached; its session id. A command sent to it fails at once with
+        BrowserError if the tab's renderer process dies (before or while it runs)."""
+        if not self._discovering:  # once per browser: Target.targetCrashed/targetDestroyed events
+            self.send("Target.setDiscoverTargets", {"discover": True})
+            self._discovering = True
+        target_id = self.send("Target.createTarget", {"url": url})["targetId"]
+        session_id = self.send("Target.attachToTarget", {"targetId": target_id, "flatten": True})["sessionId"]
+        self._targets[session_id] = target_id
+        self.send("Inspector.enable", session_id=session_id)  # Inspector.targetCrashed events
+        return session_id
+
     def send(self, method: str, params: dict | None = None, session_id: str | None = None,
              timeout: float | None = None) -> dict:
         if not self.alive:
             raise BrowserError("Chromium is not running")
+        self._raise_if_gone(session_id, method)
         self._next_id += 1
         message: dict[str, Any] = {"id": self._next_id, "method": method, "params": params or {}}
         if session_id:
@@ -124,16 +156,18 @@ class ChromiumPipe:
                 data = data[os.write(self._to_child_w, data):]
         except OSError as exc:
             raise BrowserError(f"Chromium pipe closed while sending {method}: {exc}") from None
-        return self._read_reply(self._next_id, method, timeout or self.timeout)
+        return self._read_reply(self._next_id, method, timeout or self.timeout, session_id)
 
-    def _read_reply(self, wanted: int, method: str, timeout: float) -> dict:
+    def _read_reply(self, wanted: int, method: str, timeout: float, session_id: str | None) -> dict:
         deadline = time.monotonic() + timeout
         while True:
             while b"\0" in self._buffer:
                 raw, self._buffer = self._buffer.split(b"\0", 1)
                 message = json.loads(raw)
-                if message.get("id") != wanted:
-                    continue  # an event; the renderer waits on replies only
+                if message.get("id") != wanted:  # an event, or the late reply of a command given up on
+                    self._note_page_gone(message)
+                    self._raise_if_gone(session_id, method)
+                    continue
                 if "error" in message:
                     raise BrowserError(f"{method} failed: {message['error'].get('message')}")
                 return message.get("result", {})
@@ -149,6 +183,23 @@ class ChromiumPipe:
             if not chunk:
                 raise BrowserError(f"Chromium closed its pipe during {method}")
             self._buffer += chunk
+
+    def _note_page_gone(self, event: dict) -> None:
+        method, params = event.get("method", ""), event.get("params", {})
+        if method not in PAGE_GONE_EVENTS:
+            return
+        if method == "Inspector.targetCrashed":  # sent in the crashed page's own session
+            session_id = event.get("sessionId")
+        elif method == "Target.detachedFromTarget":
+            session_id = params.get("sessionId")
+        else:  # Target.targetCrashed, Target.targetDestroyed: browser-level, by target id
+            session_id = next((s for s, t in self._targets.items() if t == params.get("targetId")), None)
+        if session_id in self._targets:
+            self._gone.setdefault(session_id, PAGE_GONE_EVENTS[method])
+
+    def _raise_if_gone(self, session_id: str | None, method: str) -> None:
+        if session_id in self._gone:
+            raise BrowserError(f"Chromium's page {self._gone[session_id]} during {method}")
 
     def close(self) -> None:
         """Kill Chromium and its children. No graceful Browser.close: the profile is a throwaway
