@@ -98,11 +98,13 @@ def test_invalid_chart_param_fails_the_step_with_a_clear_message(instance, tmp_p
     key = partition_for(instance, sample_workbook)
     materialize(instance, tmp_path, key, sample_workbook, [RAW, DATASET])
     result = materialize(instance, tmp_path, key, sample_workbook, [COUNTRIES],
-                         {"palette": "neon", "top_patent_countries": {"top_n": 0}})
+                         {"highlight_country": "ECU", "top_patent_countries": {"top_n": 0}})
     assert not result.success
     message = result.get_step_failure_events()[0].step_failure_data.error.message
-    assert "palette 'neon' is not one of" in message
+    assert "highlight_country 'ECU' must be a two-letter code" in message
     assert instance.fetch_materializations(COUNTRIES, limit=5).records == []
+    with pytest.raises(dg.DagsterInvalidConfigError, match="not in enum type PaletteName got neon"):
+        materialize(instance, tmp_path, key, sample_workbook, [COUNTRIES], {"palette": "neon"})  # before any run
 
 
 def test_bad_workbook_fails_its_step_and_keeps_the_other_partition(instance, tmp_path, sample_workbook):

@@ -1,0 +1,204 @@
+"""The `charts` step's work: build each selected chart, have Chromium draw it while the next
+one is built, write its files, and report progress, cancels and failures per chart.
+
+Progress is structured: an `AssetObservation` per chart with `event` start / drawing / error
+(error class and message) and `progress` 0-100, beside the chart's materialization (done).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import time
+import traceback
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import dagster as dg
+
+from intelli_assets.artifacts import ArtifactLayout, params_hash, write_atomic
+from intelli_assets.charts import CHARTS, Chart
+from intelli_assets.dataset import Dataset
+from intelli_assets.defs.charts.resources import ChartRenderer
+from intelli_assets.defs.runs.tags import cancelled_charts
+from intelli_assets.errors import IntelliError
+from intelli_assets.rendering import figure_html
+from intelli_assets.style import Style
+
+PREVIEW_SCALE = 0.4
+Settings = tuple[dict, Style, list[str]]  # params, style, formats
+
+
+@dataclass
+class PendingChart:
+    """A built chart whose images Chromium is drawing."""
+
+    key: str
+    chart: Chart
+    settings: dict
+    folder: Path
+    files: dict[str, dict]  # format -> {"path", "sha256", "bytes"}
+    build_ms: float
+    images: Future
+    submitted: float
+    rendered: list[float] = field(default_factory=list)  # set by the future's callback
+
+
+def write_file(path: Path, data: bytes | str) -> dict:
+    """Write atomically; what the audit trail records of the file."""
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    write_atomic(path, raw)
+    return {"path": str(path), "sha256": hashlib.sha256(raw).hexdigest(), "bytes": len(raw)}
+
+
+class ChartsStep:
+    def __init__(self, context: dg.AssetExecutionContext, renderer: ChartRenderer, layout: ArtifactLayout):
+        self.context = context
+        self.renderer = renderer
+        self.layout = layout
+        self.failures: dict[str, str] = {}
+        self.queue: deque[PendingChart] = deque()
+        self.last_done = 0.0  # when Chromium finished the previous chart: render_ms excludes queueing
+        self.dropped: set[str] = set()  # charts whose cancel was requested
+
+    # --- progress ---------------------------------------------------------------------------
+
+    def report(self, key: str, event: str, progress: int, **extra: str) -> None:
+        self.context.log_event(dg.AssetObservation(
+            asset_key=dg.AssetKey(["charts", key]), partition=self.context.partition_key,
+            metadata={"event": event, "progress": progress, **extra}))
+
+    def fail(self, key: str, message: str, error: BaseException | None = None) -> None:
+        self.failures[key] = message
+        self.report(key, "error", 100, error_class=type(error).__name__ if error else "Error", message=message)
+
+    # --- cancels ----------------------------------------------------------------------------
+
+    def cancel_state(self) -> tuple[bool, set[str]]:
+        """(the whole run is cancelling, charts whose cancel was requested), read from the
+        run's status and tags: a cancel from another process takes effect within one chart."""
+        run = self.context.instance.get_run_by_id(self.context.run_id)
+        if run is None:
+            return False, set()
+        return run.status == dg.DagsterRunStatus.CANCELING, cancelled_charts(run.tags)
+
+    # --- one chart --------------------------------------------------------------------------
+
+    def start(self, key: str, dataset: Dataset, settings: Settings) -> PendingChart:
+        """Build a chart, hand its figure to Chromium, and write the files that need no image
+        (HTML, chart_data.json, settings.json) while Chromium draws."""
+        spec, (params, style, formats) = CHARTS[key], settings
+        started = time.perf_counter()
+        chart = spec.run(dataset, params, style)
+        built = time.perf_counter()
+        static = [f for f in formats if f in ("png", "svg")]
+        images = self.renderer.submit(chart.figure, static, style.scale, preview_scale=PREVIEW_SCALE)
+        chart_settings = {"chart": key, "version": spec.version, "params": params, "style": style.to_dict(),
+                          "formats": formats}
+        folder = self.layout.chart_dir(self.context.partition_key, key, params_hash(chart_settings))
+        pending = PendingChart(key, chart, chart_settings, folder, {}, round((built - started) * 1000, 1), images,
+                               submitted=built)
+        images.add_done_callback(lambda _f: pending.rendered.append(time.perf_counter()))
+        self.report(key, "drawing", 50)
+        if "html" in formats:
+            pending.files["html"] = write_file(folder / "chart.html", figure_html(chart.figure))
+        pending.files["chart_data"] = write_file(folder / "chart_data.json",
+                                                 json.dumps(chart.chart_data, indent=2, ensure_ascii=False))
+        pending.files["settings"] = write_file(folder / "settings.json", json.dumps(chart_settings, indent=2))
+        return pending
+
+    def finish(self, pending: PendingChart) -> Iterator[dg.MaterializeResult]:
+        """Write a drawn chart's images and yield its materialization (or record its failure)."""
+        try:
+            images = pending.images.result()
+        except Exception as exc:  # noqa: BLE001 - a render error belongs to this chart only
+            self.fail(pending.key, f"rendering failed: {exc}", exc)
+            return
+        done = pending.rendered[0] if pending.rendered else time.perf_counter()
+        render_ms, self.last_done = (done - max(pending.submitted, self.last_done)) * 1000, done
+        try:  # e.g. the disk is full: this chart fails, its partial files are gone
+            for fmt in ("png", "svg"):
+                if fmt in images:
+                    pending.files[fmt] = write_file(pending.folder / f"chart.{fmt}", images[fmt])
+        except IntelliError as exc:
+            self.fail(pending.key, str(exc), exc)
+            return
+        for warning in pending.chart.chart_data.get("warnings", []):
+            self.context.log.warning(f"{pending.key}: {warning}")
+        yield materialization(pending, images["preview"], render_ms)
+
+    # --- the step ---------------------------------------------------------------------------
+
+    def checkpoint(self) -> Iterator[dg.MaterializeResult]:
+        """Honour cancels: a cancelled run keeps the charts already drawn and stops; a
+        cancelled chart is dropped (not started, or its result not materialized)."""
+        run_cancelled, self.dropped = self.cancel_state()
+        if run_cancelled:
+            for pending in self.queue:
+                if pending.images.done():
+                    yield from self.finish(pending)
+                else:
+                    pending.images.cancel()
+            raise dg.DagsterExecutionInterruptedError("the run was cancelled")
+        for pending in [p for p in self.queue if p.key in self.dropped]:
+            self.queue.remove(pending)
+            pending.images.cancel()
+            self.report(pending.key, "cancelled", 100)
+
+    def run(self, keys: list[str], dataset: Dataset, settings: dict[str, Settings]) -> Iterator[dg.MaterializeResult]:
+        for key in keys:  # model fits start in their worker now, while the other charts are drawn
+            if CHARTS[key].prefetch:
+                try:
+                    CHARTS[key].prefetch(dataset, settings[key][0])
+                except (IntelliError, ValueError):
+                    pass  # the chart's own build reports it
+        for key in keys:
+            yield from self.checkpoint()
+            if key in self.dropped:
+                self.report(key, "cancelled", 100)
+                continue
+            self.report(key, "start", 0)
+            try:
+                self.queue.append(self.start(key, dataset, settings[key]))
+            except (IntelliError, ValueError) as exc:  # bad data or params: the user's to fix
+                self.fail(key, str(exc), exc)
+            except Exception as exc:  # noqa: BLE001 - a bug in one chart must not cost the others
+                self.context.log.error(f"{key}: unexpected error\n{traceback.format_exc()}")
+                self.fail(key, f"internal error ({type(exc).__name__}: {exc}); traceback in the run log", exc)
+            while self.queue and self.queue[0].images.done():  # materialize each chart once drawn
+                yield from self.finish(self.queue.popleft())
+        while self.queue:
+            yield from self.checkpoint()
+            if self.queue:
+                yield from self.finish(self.queue.popleft())
+        if self.failures:
+            raise dg.Failure(
+                description="; ".join(f"{key}: {error}" for key, error in self.failures.items()),
+                metadata={"failed_charts": dg.MetadataValue.json(self.failures)},
+            )
+
+
+def materialization(pending: PendingChart, preview_png: bytes, render_ms: float) -> dg.MaterializeResult:
+    """A chart's materialization: inline preview, paths, params, chart_data, and each file's
+    sha256 (the audit trail `intelli audit` verifies)."""
+    preview = base64.b64encode(preview_png).decode()
+    chart_data = pending.chart.chart_data
+    files = {fmt: info for fmt, info in sorted(pending.files.items()) if fmt != "settings"}
+    return dg.MaterializeResult(
+        asset_key=dg.AssetKey(["charts", pending.key]),
+        metadata={
+            "preview": dg.MetadataValue.md(f"![{pending.key}](data:image/png;base64,{preview})"),
+            **{f"{fmt}_path": dg.MetadataValue.path(info["path"]) for fmt, info in files.items()},
+            "files": dg.MetadataValue.json(pending.files),
+            "params": dg.MetadataValue.json(pending.settings),
+            "params_hash": pending.folder.name,
+            "chart_data": dg.MetadataValue.json(chart_data),
+            "warnings": len(chart_data.get("warnings", [])),
+            "build_ms": pending.build_ms,
+            "render_ms": round(render_ms, 1),
+        },
+    )

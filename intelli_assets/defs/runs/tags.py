@@ -1,0 +1,20 @@
+"""Run tags that make runs into jobs: where a run came from, who asked, which job it belongs to.
+A job is its first run plus the retries tagged with the same job id; its status is computed
+from these runs and their events (`intelli_assets.jobs`), never stored."""
+
+JOB_TAG = "intelli/job"
+ORIGIN_TAG = "intelli/origin"  # cli | sensor | ui | graphql
+REQUESTED_BY_TAG = "intelli/requested_by"
+IDEMPOTENCY_TAG = "intelli/idempotency_key"
+RETRY_OF_TAG = "intelli/retry_of"  # the chart a retry run re-draws
+CANCEL_CHART_TAG_PREFIX = "intelli/cancel_chart/"  # + chart key: a request to drop that chart
+SOURCE_TAG = "intelli/source"  # the file name the dataset came from
+ORIGINS = ("cli", "sensor", "ui", "graphql")
+
+
+def cancel_chart_tag(chart: str) -> str:
+    return CANCEL_CHART_TAG_PREFIX + chart
+
+
+def cancelled_charts(tags: dict[str, str]) -> set[str]:
+    return {key[len(CANCEL_CHART_TAG_PREFIX):] for key in tags if key.startswith(CANCEL_CHART_TAG_PREFIX)}
