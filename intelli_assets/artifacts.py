@@ -47,7 +47,10 @@ def atomic_target(path: Path) -> Iterator[Path]:
         yield tmp
         tmp.replace(path)
     except BaseException as exc:
-        tmp.unlink(missing_ok=True)
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:  # its folder could not even be made
+            pass
         if isinstance(exc, OSError):
             raise StorageError(str(path), exc) from None
         raise

@@ -9,6 +9,7 @@ import dagster as dg
 from intelli_assets.defs.charts import definitions as charts
 from intelli_assets.defs.common.resources import ArtifactStore
 from intelli_assets.defs.datasets import definitions as datasets
+from intelli_assets.defs.inbox import definitions as inbox
 from intelli_assets.defs.jobs import dataset_charts_job
 from intelli_assets.defs.runs import definitions as runs
 from intelli_assets.defs.sources import definitions as sources
@@ -17,6 +18,7 @@ defs = dg.Definitions.merge(
     sources.defs,
     datasets.defs,
     charts.defs,
+    inbox.defs,
     runs.defs,
     dg.Definitions(
         jobs=[dataset_charts_job],

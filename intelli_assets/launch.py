@@ -1,11 +1,14 @@
-"""Starting work: open the instance, register a source, build the run config, execute the run.
+"""Starting work: open the instance, register a source, build the run config, execute or
+request the run.
 
-The CLI goes through this module only (it imports nothing from `defs/`).
+The CLI (`intelli run`, `retry`) and the inbox sensor go through this module; the CLI imports
+nothing from `defs/`.
 """
 
 from __future__ import annotations
 
 import fcntl
+import getpass
 import os
 import shutil
 import sys
@@ -29,8 +32,18 @@ from intelli_assets.defs.common.partitions import DATASETS_PARTITIONS_NAME
 from intelli_assets.defs.jobs import MAIN_JOB_NAME
 from intelli_assets.defs.runs.ownership import fail_orphaned_runs, owner_tags
 from intelli_assets.defs.runs.status import chart_outcomes, step_failures
+from intelli_assets.defs.runs.tags import (
+    IDEMPOTENCY_TAG,
+    JOB_TAG,
+    ORIGIN_TAG,
+    REQUESTED_BY_TAG,
+    RETRY_OF_TAG,
+    SOURCE_TAG,
+)
 from intelli_assets.errors import ChartParamError, IntelliError
 from intelli_assets.espacenet import read_filters_workbook
+from intelli_assets.inbox import move_processed, move_rejected, unsupported_reason
+from intelli_assets.jobs import find_by_idempotency_key, load_job
 from intelli_assets.stop_signals import run_cancellable
 
 INSTANCE_TEMPLATE = Path(__file__).resolve().parent / "dagster.yaml"
@@ -158,16 +171,18 @@ def chart_run_config(charts: list[str], overrides: dict[str, Any]) -> dict:
 @dataclass
 class RunReport:
     partition: str
-    job: str = MAIN_JOB_NAME
+    job: str = ""  # the job id (the first run's id; retries share it)
     run_id: str = ""
     status: str = "failed"
     charts: dict[str, dict] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     exit_signal: int | None = None  # set when Ctrl-C or SIGTERM cancelled the run
+    existing: bool = False  # an idempotency key returned an earlier job instead of a new run
 
     def to_dict(self) -> dict:
-        return {"partition": self.partition, "job": self.job, "run_id": self.run_id, "status": self.status,
-                "charts": self.charts, "errors": self.errors}
+        return {"job": self.job, "partition": self.partition, "run_id": self.run_id, "status": self.status,
+                "dagster_job": MAIN_JOB_NAME, "existing": self.existing, "charts": self.charts,
+                "errors": self.errors}
 
 
 PROGRESS_EVENTS = {dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE,
@@ -230,27 +245,55 @@ def register_source(path: Path, instance: dg.DagsterInstance) -> str:
     return key
 
 
-def run_workbook(path: Path, charts: list[str], overrides: dict[str, Any], instance: dg.DagsterInstance,
-                 progress: Callable[[str], None] | None = None) -> RunReport:
-    """Validate a workbook, add its partition, execute the main job in this process and
-    report per chart. Raises InvalidSourceError and ChartParamError before touching the
-    instance. Ctrl-C or SIGTERM cancel the run (status `cancelled`, `exit_signal` set)."""
-    read_filters_workbook(path)  # full validation first: a bad file adds nothing
-    ops = chart_run_config(charts, overrides)
-    key = register_source(path, instance)
+def requester(name: str | None = None) -> str:
+    return name or os.environ.get("USER") or getpass.getuser()
+
+
+@contextmanager
+def idempotency_lock(key: str | None) -> Iterator[Callable[[], None]]:
+    """Held from the idempotency check until the new run exists (call the yielded `release`),
+    so two launches with one key never both start a job."""
+    if not key:
+        yield lambda: None
+        return
+    lock = open(instance_home() / ".intelli-idempotency.lock", "a")  # noqa: SIM115 - released early
+    fcntl.flock(lock, fcntl.LOCK_EX)
+
+    def release() -> None:
+        if not lock.closed:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+            lock.close()
+
+    try:
+        yield release
+    finally:
+        release()
+
+
+def report_of_job(instance: dg.DagsterInstance, job_id: str) -> RunReport:
+    job = load_job(instance, job_id)
+    last = job.runs[-1]
+    return RunReport(partition=job.partition or "", job=job.job_id, run_id=last.run_id, status=job.status.lower(),
+                     charts={k: {"status": c.status, "files": c.files, **({"error": c.error} if c.error else {})}
+                             for k, c in job.charts.items()},
+                     errors=[f"{step}: {msg}" for step, msg in step_failures(instance, last.run_id).items()])
+
+
+def execute_run(instance: dg.DagsterInstance, key: str, charts: list[str], run_config: dict, tags: dict[str, str],
+                run_id: str, progress: Callable[[str], None] | None = None, ingest: bool = True,
+                on_poll: Callable[[], None] | None = None) -> RunReport:
+    """Execute the main job for one partition in this process (ingestion steps too when
+    `ingest`), Ctrl-C/SIGTERM cancelling it, and report per chart."""
     from intelli_assets.definitions import defs
 
     job = defs.resolve_job_def(MAIN_JOB_NAME)
-    selection = [dg.AssetKey("raw_source"), dg.AssetKey("patent_dataset")] + [dg.AssetKey(["charts", k]) for k in charts]
-    run_config = {
-        "ops": {"raw_source": {"config": {"path": str(path.resolve())}}, **ops},
-        "loggers": {"console": {"config": {"log_level": "CRITICAL"}}},  # the CLI reports errors itself
-    }
-    report = RunReport(partition=key, run_id=str(uuid.uuid4()))
+    selection = ([dg.AssetKey("raw_source"), dg.AssetKey("patent_dataset")] if ingest else []) + \
+        [dg.AssetKey(["charts", k]) for k in charts]
+    run_config = {**run_config, "loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}  # the CLI reports
     stop = threading.Event()
     watcher = None
     if progress:
-        watcher = threading.Thread(target=watch_steps, args=(instance, report.run_id, len(selection), progress, stop),
+        watcher = threading.Thread(target=watch_steps, args=(instance, run_id, len(selection), progress, stop),
                                    daemon=True)
         watcher.start()
     started = time.perf_counter()
@@ -258,35 +301,148 @@ def run_workbook(path: Path, charts: list[str], overrides: dict[str, Any], insta
     def execute() -> dg.ExecuteInProcessResult:
         return job.execute_in_process(
             run_config=run_config, instance=instance, partition_key=key, asset_selection=selection,
-            raise_on_error=False, run_id=report.run_id, tags={"intelli/source": path.name, **owner_tags()},
+            raise_on_error=False, run_id=run_id, tags={**tags, **owner_tags()},
         )
 
     try:
-        _, stop_request = run_cancellable(execute, lambda signum: mark_canceling(instance, report.run_id, signum))
+        _, stop_request = run_cancellable(execute, lambda signum: mark_canceling(instance, run_id, signum),
+                                          on_poll=on_poll)
     finally:
         stop.set()
         if watcher:
             watcher.join()
-    run = instance.get_run_by_id(report.run_id)
+    run = instance.get_run_by_id(run_id)
     cancelled = run is not None and run.status == dg.DagsterRunStatus.CANCELED
+    report = RunReport(partition=key, job=tags[JOB_TAG], run_id=run_id)
     report.exit_signal = stop_request.signum if cancelled else None
-    report.charts = chart_outcomes(instance, report.run_id, charts)
-    report.errors = [f"{step}: {msg}" for step, msg in step_failures(instance, report.run_id).items()]
+    report.charts = chart_outcomes(instance, run_id, charts)
+    report.errors = [f"{step}: {msg}" for step, msg in step_failures(instance, run_id).items()]
     ok = sum(1 for c in report.charts.values() if c["status"] == "success")
     if cancelled:
         report.status = "cancelled"
     else:
         report.status = "success" if ok == len(charts) else "partial_success" if ok else "failed"
     if progress:
-        progress(f"run {report.run_id} finished in {time.perf_counter() - started:.1f} s: {report.status}")
+        progress(f"run {run_id} finished in {time.perf_counter() - started:.1f} s: {report.status}")
     return report
 
 
+def run_workbook(path: Path, charts: list[str], overrides: dict[str, Any], instance: dg.DagsterInstance,
+                 progress: Callable[[str], None] | None = None, idempotency_key: str | None = None,
+                 requested_by: str | None = None) -> RunReport:
+    """Validate a workbook, add its partition, execute the main job in this process and
+    report per chart. Raises InvalidSourceError and ChartParamError before touching the
+    instance. With an idempotency key already used, returns that job instead of a new one.
+    Ctrl-C or SIGTERM cancel the run (status `cancelled`, `exit_signal` set)."""
+    read_filters_workbook(path)  # full validation first: a bad file adds nothing
+    ops = chart_run_config(charts, overrides)
+    with idempotency_lock(idempotency_key) as release:
+        if idempotency_key and (existing := find_by_idempotency_key(instance, idempotency_key)):
+            release()
+            if progress:
+                progress(f"idempotency key {idempotency_key!r} already started job {existing}; following it")
+            while load_job(instance, existing).status in ("PENDING", "RUNNING"):  # its outcome is ours
+                time.sleep(0.5)
+            report = report_of_job(instance, existing)
+            report.existing = True
+            return report
+        key = register_source(path, instance)
+        run_id = str(uuid.uuid4())
+        tags = {JOB_TAG: run_id, ORIGIN_TAG: "cli", REQUESTED_BY_TAG: requester(requested_by),
+                SOURCE_TAG: path.name, **({IDEMPOTENCY_TAG: idempotency_key} if idempotency_key else {})}
+
+        def release_once_created() -> None:
+            if instance.has_run(run_id):
+                release()
+
+        run_config = {"ops": {"raw_source": {"config": {"path": str(path.resolve())}}, **ops}}
+        return execute_run(instance, key, charts, run_config, tags, run_id, progress, on_poll=release_once_created)
+
+
+def retry_chart(instance: dg.DagsterInstance, job_id: str, chart: str, progress: Callable[[str], None] | None = None,
+                requested_by: str | None = None) -> RunReport:
+    """Re-draw one chart of a job: a run of only that chart, for the same partition and with
+    the same settings, tagged as part of the job."""
+    job = load_job(instance, job_id)
+    state = job.charts.get(chart)
+    if state is None:
+        raise ChartParamError(f"job {job.job_id} has no chart {chart!r}; its charts: {', '.join(job.charts)}")
+    if state.status in ("pending", "running"):
+        raise IntelliError(f"chart {chart} of job {job.job_id} is still {state.status}; cancel it first or wait")
+    if job.partition is None:
+        raise IntelliError(f"job {job.job_id} has no dataset partition")
+    first = job.runs[0]
+    charts_config = dict(first.run_config.get("ops", {}).get("charts", {}).get("config", {}))
+    settings = {k: v for k, v in charts_config.items() if k not in CHARTS or k == chart}  # style + this chart
+    run_id = str(uuid.uuid4())
+    tags = {JOB_TAG: job.job_id, ORIGIN_TAG: "cli", REQUESTED_BY_TAG: requester(requested_by), RETRY_OF_TAG: chart,
+            **({SOURCE_TAG: job.source} if job.source else {})}
+    report = execute_run(instance, job.partition, [chart], {"ops": {"charts": {"config": settings}}}, tags,
+                         run_id, progress, ingest=False)
+    job_report = report_of_job(instance, job.job_id)  # the job as a whole, after the retry
+    job_report.exit_signal = report.exit_signal
+    return job_report
+
+
 def print_report(report: RunReport, stream=sys.stdout) -> None:
-    print(f"partition {report.partition} · run {report.run_id} · {report.status}", file=stream)
+    again = " (existing job for this idempotency key; nothing new was run)" if report.existing else ""
+    print(f"job {report.job} · partition {report.partition} · run {report.run_id} · {report.status}{again}",
+          file=stream)
     for key, chart in report.charts.items():
         print(f"  {key:<26} {chart['status']}", file=stream)
         for fmt, path in chart["files"].items():
             print(f"      {fmt:<10} {path}", file=stream)
         if chart.get("error"):
             print(f"      error: {chart['error']}", file=stream)
+
+
+# --- the inbox -----------------------------------------------------------------------------------
+
+@dataclass
+class Intake:
+    """What became of one stable inbox file."""
+
+    name: str
+    moved_to: Path
+    key: str | None = None  # its dataset partition (None: rejected)
+    new: bool = False  # a partition not seen before: it gets a run
+    reason: str | None = None  # why it was rejected
+
+
+def take_from_inbox(path: Path, known_keys: set[str]) -> Intake:
+    """Validate a dropped file and move it out of the inbox: to rejected/ with its reason, or
+    to processed/ with its partition key (new only when its content is new)."""
+    reason = unsupported_reason(path)
+    if reason is None:
+        try:
+            read_filters_workbook(path)
+        except IntelliError as exc:
+            reason = str(exc)
+        except OSError as exc:
+            reason = f"{path}: cannot be read ({exc.strerror or exc})"
+    if reason is not None:
+        return Intake(path.name, move_rejected(path, reason), reason=reason)
+    key = partition_key_for(path.name, file_sha256(path), known_keys)
+    return Intake(path.name, move_processed(path), key=key, new=key not in known_keys)
+
+
+def file_owner(path: Path) -> str:
+    try:
+        import pwd
+
+        return pwd.getpwuid(path.stat().st_uid).pw_name
+    except (ImportError, KeyError, OSError):
+        return "inbox"
+
+
+def inbox_run_request(intake: Intake, requested_by: str) -> dg.RunRequest:
+    """One job for a new dataset from the inbox: source -> dataset -> every chart, default settings."""
+    return dg.RunRequest(
+        run_key=intake.key,  # one run per content, ever
+        partition_key=intake.key,
+        run_config={"ops": {"raw_source": {"config": {"path": str(intake.moved_to)}}}},
+        tags={JOB_TAG: str(uuid.uuid4()), ORIGIN_TAG: "sensor", REQUESTED_BY_TAG: requested_by,
+              SOURCE_TAG: intake.name},
+        asset_selection=[dg.AssetKey("raw_source"), dg.AssetKey("patent_dataset"),
+                         *(dg.AssetKey(["charts", key]) for key in CHARTS)],
+    )

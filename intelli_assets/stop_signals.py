@@ -24,10 +24,12 @@ class StopRequest:
         self.signum: int | None = None
 
 
-def run_cancellable(work: Callable[[], T], on_stop: Callable[[int], bool], poll_seconds: float = 0.1) -> tuple[T | None, StopRequest]:
+def run_cancellable(work: Callable[[], T], on_stop: Callable[[int], bool], poll_seconds: float = 0.1,
+                    on_poll: Callable[[], None] | None = None) -> tuple[T | None, StopRequest]:
     """Run `work()` in a thread. On SIGINT/SIGTERM call `on_stop(signum)` from this thread until
     it returns True (the cancel was delivered), and wait for `work` to wind down; a second
-    signal raises KeyboardInterrupt here at once. Returns (work's result, the stop request)."""
+    signal raises KeyboardInterrupt here at once. `on_poll` is called on every look at the
+    worker. Returns (work's result, the stop request)."""
     request = StopRequest()
     outcome: dict[str, object] = {}
 
@@ -50,6 +52,8 @@ def run_cancellable(work: Callable[[], T], on_stop: Callable[[int], bool], poll_
         delivered = False
         while worker.is_alive():
             worker.join(poll_seconds)
+            if on_poll:
+                on_poll()
             if request.signum is not None and not delivered:
                 delivered = on_stop(request.signum)
     finally:

@@ -1,4 +1,4 @@
-"""`intelli`: validate workbooks, run the main job, try the demo, open the UI.
+"""`intelli`: validate workbooks, run the main job, follow and audit jobs, try the demo, open the UI.
 
 Exit codes: 0 success, 1 a chart or run failed, 2 invalid input (file, sheet, parameter).
 """
@@ -13,6 +13,7 @@ import sys
 import warnings
 from pathlib import Path
 
+from intelli_assets.cli.jobs import add_commands as add_job_commands
 from intelli_assets.errors import IntelliError, InvalidSourceError
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
@@ -64,7 +65,9 @@ def cmd_run(args: argparse.Namespace, path: Path | None = None) -> int:
         overrides = parse_overrides(args.set or [])
         instance = open_instance()
         progress = None if args.json else (lambda line: print(line, file=sys.stderr, flush=True))
-        report = run_workbook(path, charts, overrides, instance, progress)
+        report = run_workbook(path, charts, overrides, instance, progress,
+                              idempotency_key=getattr(args, "idempotency_key", None),
+                              requested_by=getattr(args, "requested_by", None))
     except IntelliError as exc:
         if args.json:
             print(json.dumps({"status": "invalid", "error": str(exc)}, ensure_ascii=False))
@@ -140,7 +143,11 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--set", action="append", metavar="KEY=VALUE",
                        help="chart parameter or style option, e.g. top_n=10, palette=ocean, language=en")
         p.add_argument("--json", action="store_true", help="print one JSON object")
+        p.add_argument("--idempotency-key", help="a key already used returns that job instead of starting another")
+        p.add_argument("--requested-by", help="who asks, recorded on the job (default: $USER)")
         p.set_defaults(func=func)
+
+    add_job_commands(sub)
 
     p = sub.add_parser("charts", help="list the chart catalogue and parameters")
     p.set_defaults(func=cmd_charts)

@@ -1,0 +1,90 @@
+"""The inbox folder analysts drop exports into. No Dagster imports.
+
+A file is read only once it is stable (same size and modification time on two looks a sensor
+tick apart), so a half-copied file is never read. Hidden, temporary and lock files are left
+alone. Every file that is read leaves the inbox: to `processed/`, or to `rejected/` beside a
+`NAME.reason.txt` saying why; nothing is ever deleted.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from intelli_assets.artifacts import instance_home
+
+SUPPORTED_SUFFIXES = (".xlsx", ".csv")
+# browsers, Excel and copy tools write these while a file is on its way
+TEMPORARY_SUFFIXES = (".part", ".partial", ".crdownload", ".download", ".tmp", ".swp")
+PROCESSED, REJECTED = "processed", "rejected"
+
+Snapshot = tuple[int, int]  # size, mtime in ns
+
+
+def inbox_folder(configured: str = "") -> Path:
+    """`configured`, else $INTELLI_INBOX, else $DAGSTER_HOME/inbox."""
+    return Path(configured or os.environ.get("INTELLI_INBOX") or instance_home() / "inbox").expanduser().resolve()
+
+
+def is_ignored(name: str) -> bool:
+    """Hidden, Office lock (`~$Book.xlsx`) and in-transfer files are never touched."""
+    lowered = name.lower()
+    return name.startswith((".", "~$")) or lowered.endswith(TEMPORARY_SUFFIXES) or lowered.endswith("~")
+
+
+def snapshot(path: Path) -> Snapshot | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_size, stat.st_mtime_ns
+
+
+def scan(folder: Path, previous: dict[str, Snapshot]) -> tuple[list[Path], dict[str, Snapshot]]:
+    """(files stable since the previous look, oldest first; what to remember for the next
+    look). Only files still in the inbox are remembered, so the memory stays small."""
+    stable: list[tuple[int, Path]] = []
+    seen: dict[str, Snapshot] = {}
+    for entry in os.scandir(folder):
+        if not entry.is_file(follow_symlinks=False) or is_ignored(entry.name):
+            continue
+        now = snapshot(Path(entry.path))
+        if now is None or now[0] == 0:  # gone, or created but not written yet
+            continue
+        if tuple(previous.get(entry.name, ())) == now:
+            stable.append((now[1], Path(entry.path)))
+        else:
+            seen[entry.name] = now
+    return [path for _, path in sorted(stable)], seen
+
+
+def unique_target(folder: Path, name: str) -> Path:
+    """`folder/name`, or `name-2`, `name-3`… when taken: nothing is overwritten."""
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / name
+    stem, suffix = Path(name).stem, Path(name).suffix
+    n = 1
+    while target.exists():
+        n += 1
+        target = folder / f"{stem}-{n}{suffix}"
+    return target
+
+
+def move_processed(path: Path) -> Path:
+    target = unique_target(path.parent / PROCESSED, path.name)
+    path.replace(target)
+    return target
+
+
+def move_rejected(path: Path, reason: str) -> Path:
+    target = unique_target(path.parent / REJECTED, path.name)
+    path.replace(target)
+    target.with_name(target.name + ".reason.txt").write_text(reason.rstrip() + "\n", encoding="utf-8")
+    return target
+
+
+def unsupported_reason(path: Path) -> str | None:
+    if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+        return (f"{path.name}: unsupported file type {path.suffix or '(none)'!r}; the inbox takes Espacenet "
+                f"exports: {', '.join(SUPPORTED_SUFFIXES)}")
+    return None
