@@ -6,18 +6,15 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
-import httpx
 import pytest
 
 from intelli_assets.charts import CHARTS
-from intelli_assets_tests.conftest import PROJECT_ROOT
+from intelli_assets_tests.servers import dagster_dev as start_dagster_dev
+from intelli_assets_tests.servers import graphql, prepare_home
 from intelli_assets_tests.waiting import wait_for
 
 LOAD_QUERY = """
@@ -44,54 +41,15 @@ mutation Launch($params: ExecutionParams!) {
 RUN_STATUS = "query Status($id: ID!) { runOrError(runId: $id) { ... on Run { status } } }"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def graphql(url: str, query: str, variables: dict | None = None) -> dict:
-    reply = httpx.post(f"{url}/graphql", json={"query": query, "variables": variables or {}}, timeout=60).json()
-    assert "errors" not in reply, reply
-    return reply["data"]
-
-
 @pytest.fixture(scope="module")
 def home(tmp_path_factory):
-    home = tmp_path_factory.mktemp("ui") / "home"
-    home.mkdir()
-    shutil.copyfile(PROJECT_ROOT / "intelli_assets" / "dagster.yaml", home / "dagster.yaml")
-    return home
+    return prepare_home(tmp_path_factory.mktemp("ui") / "home")
 
 
 @pytest.fixture(scope="module")
 def dagster_dev(home):
-    port = free_port()
-    dagster = Path(sys.executable).parent / "dagster"
-    proc = subprocess.Popen(
-        [str(dagster), "dev", "-w", str(PROJECT_ROOT / "workspace.yaml"), "-h", "127.0.0.1", "-p", str(port)],
-        cwd=home, env={**os.environ, "DAGSTER_HOME": str(home)},
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-
-    def answers() -> bool:
-        if proc.poll() is not None:
-            pytest.fail(f"dagster dev exited: {proc.stderr.read()[-2000:]}")
-        try:
-            return httpx.get(f"{url}/server_info", timeout=2).status_code == 200
-        except httpx.TransportError:
-            return False
-
-    try:
-        wait_for(answers, timeout=120, interval=0.5, message="dagster dev did not answer")
+    with start_dagster_dev(home) as url:
         yield url
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
 
 
 def test_code_location_loads_with_every_asset(dagster_dev):

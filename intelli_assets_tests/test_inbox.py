@@ -1,0 +1,192 @@
+"""The inbox: files dropped into a folder become datasets and chart jobs. First the sensor's
+rules one tick at a time, then a real `dagster dev` (webserver + daemon) picking up drops."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from intelli_assets.dataset import file_sha256
+from intelli_assets.defs.inbox.sensors import InboxFolder, inbox
+from intelli_assets.sample_workbook import write_sample_workbook
+from intelli_assets_tests.servers import dagster_dev, graphql, prepare_home
+from intelli_assets_tests.test_run_hardening import open_home, restore_dagster_home
+from intelli_assets_tests.waiting import wait_for
+
+INTELLI = str(Path(sys.executable).parent / "intelli")
+__all__ = ["restore_dagster_home"]  # the fixture, used here too
+
+
+def tick(instance: dg.DagsterInstance, folder: Path, cursor: str | None) -> dg.SensorResult:
+    context = dg.build_sensor_context(instance=instance, cursor=cursor,
+                                      resources={"inbox_folder": InboxFolder(path=str(folder))})
+    return inbox(context)
+
+
+def files_in(folder: Path) -> list[str]:
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+
+
+def test_the_sensor_reads_only_stable_files_and_sorts_every_file_it_reads(tmp_path):
+    box = tmp_path / "inbox"
+    box.mkdir()
+    write_sample_workbook(box / "landscape.xlsx")
+    shutil.copyfile(box / "landscape.xlsx", box / "Landscape (copy).xlsx")  # same bytes
+    write_sample_workbook(box / "other.xlsx", seed=11)
+    (box / "broken.xlsx").write_text("not a workbook")
+    (box / "notes.pdf").write_text("%PDF-1.4")
+    for ignored in ("~$landscape.xlsx", ".hidden.xlsx", "download.xlsx.part", "half.xlsx.crdownload"):
+        (box / ignored).write_text("in progress")
+    with dg.instance_for_test() as instance:
+        first = tick(instance, box, None)
+        assert first.run_requests == [] and not first.dynamic_partitions_requests  # nothing is stable yet
+        growing = box / "growing.xlsx"
+        growing.write_bytes((box / "other.xlsx").read_bytes()[:3000])  # still being copied
+        second = tick(instance, box, first.cursor)
+        keys = sorted(r.partition_key for r in second.run_requests)
+        assert len(keys) == 2 and keys[0].startswith("landscape-") and keys[1].startswith("other-")
+        assert sorted(second.dynamic_partitions_requests[0].partition_keys) == keys
+        request = second.run_requests[0]
+        assert request.tags["intelli/origin"] == "sensor" and request.tags["intelli/job"]
+        assert {k.to_user_string() for k in request.asset_selection} >= {"raw_source", "charts/cpc_treemap"}
+        assert json.loads(second.cursor) == {"growing.xlsx": [3000, growing.stat().st_mtime_ns]}  # only pending
+        assert files_in(box) == sorted([
+            ".hidden.xlsx", "download.xlsx.part", "growing.xlsx", "half.xlsx.crdownload", "processed/Landscape (copy).xlsx",
+            "processed/landscape.xlsx", "processed/other.xlsx", "rejected/broken.xlsx", "rejected/broken.xlsx.reason.txt",
+            "rejected/notes.pdf", "rejected/notes.pdf.reason.txt", "~$landscape.xlsx"])
+        assert "not an Excel workbook" in (box / "rejected" / "broken.xlsx.reason.txt").read_text()
+        assert "unsupported file type '.pdf'" in (box / "rejected" / "notes.pdf.reason.txt").read_text()
+        instance.add_dynamic_partitions("datasets", keys)  # what the daemon does with the result
+
+        shutil.copyfile(box / "processed" / "other.xlsx", box / "renamed.xlsx")  # other.xlsx's bytes again
+        third = tick(instance, box, second.cursor)
+        fourth = tick(instance, box, third.cursor)
+        assert fourth.run_requests == [] and not fourth.dynamic_partitions_requests
+        assert (box / "processed" / "renamed.xlsx").exists() and not (box / "renamed.xlsx").exists()
+
+
+SENSOR_TICKS = """
+query Ticks($selector: SensorSelector!) {
+  sensorOrError(sensorSelector: $selector) {
+    ... on Sensor { sensorState { status ticks(limit: 1) { timestamp } } }
+  }
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def daemon(tmp_path_factory):
+    """A real `dagster dev` whose daemon runs the inbox sensor on a temporary DAGSTER_HOME."""
+    home = prepare_home(tmp_path_factory.mktemp("inbox") / "home")
+    box = home / "inbox"
+    with dagster_dev(home) as url:
+        yield url, home, box
+
+
+def ticks(url: str) -> float:
+    selector = {"repositoryLocationName": "intelli_assets", "repositoryName": "__repository__", "sensorName": "inbox"}
+    state = graphql(url, SENSOR_TICKS, {"selector": selector})["sensorOrError"]["sensorState"]
+    assert state["status"] == "RUNNING"  # on by default
+    return state["ticks"][0]["timestamp"] if state["ticks"] else 0.0
+
+
+def intelli(home: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([INTELLI, *args], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "DAGSTER_HOME": str(home)})
+
+
+def jobs_of(home: Path) -> dict[str, dict]:
+    """The inbox's jobs by source file name, computed as `intelli status` computes them."""
+    from intelli_assets.jobs import load_job
+
+    with open_home(home) as instance:
+        runs = instance.get_runs(dg.RunsFilter(tags={"intelli/origin": "sensor"}))
+        return {job.source: job.to_dict() for job in (load_job(instance, r.tags["intelli/job"]) for r in runs)}
+
+
+def finished(home: Path, names: list[str]) -> dict[str, dict] | None:
+    jobs = jobs_of(home)
+    done = all(name in jobs and jobs[name]["status"] not in ("PENDING", "RUNNING") for name in names)
+    return jobs if done else None
+
+
+def test_a_dropped_export_becomes_charts_with_no_other_action(daemon):
+    url, home, box = daemon
+    write_sample_workbook(box / ".landscape.xlsx.part")
+    (box / ".landscape.xlsx.part").rename(box / "landscape.xlsx")  # how a careful copy lands
+    jobs = wait_for(lambda: finished(home, ["landscape.xlsx"]), timeout=300, interval=1, message="no job finished")
+    job = jobs["landscape.xlsx"]
+    assert job["status"] == "SUCCESS" and job["origin"] == "sensor" and len(job["charts"]) == 8
+    shown = intelli(home, "status", job["job"])  # what an operator sees
+    assert shown.returncode == 0 and f"job {job['job']} · SUCCESS" in shown.stdout and "from sensor" in shown.stdout
+    for chart in job["charts"].values():
+        assert Path(chart["files"]["png"]).read_bytes()[:4] == b"\x89PNG"
+    assert (box / "processed" / "landscape.xlsx").exists()
+
+    shutil.copyfile(box / "processed" / "landscape.xlsx", box / "Landscape final.xlsx")  # same bytes, new name
+    wait_for(lambda: (box / "processed" / "Landscape final.xlsx").exists(), timeout=120, message="not taken")
+    assert list(jobs_of(home)) == ["landscape.xlsx"]  # nothing new
+
+
+def test_a_broken_file_is_rejected_with_its_reason_and_good_ones_go_through(daemon):
+    url, home, box = daemon
+    write_sample_workbook(box / "good-a.xlsx", seed=21)
+    (box / "broken.xlsx").write_bytes(b"PK\x03\x04 truncated zip")
+    write_sample_workbook(box / "good-b.xlsx", seed=22)
+    jobs = wait_for(lambda: finished(home, ["good-a.xlsx", "good-b.xlsx"]), timeout=300, interval=1,
+                    message="the good files' jobs did not finish")
+    assert jobs["good-a.xlsx"]["status"] == jobs["good-b.xlsx"]["status"] == "SUCCESS"
+    reason = (box / "rejected" / "broken.xlsx.reason.txt").read_text()
+    assert "broken.xlsx" in reason and "not an Excel workbook" in reason
+    assert (box / "rejected" / "broken.xlsx").read_bytes() == b"PK\x03\x04 truncated zip"  # kept, not deleted
+
+
+def test_a_file_copied_slowly_is_read_once_complete(daemon, tmp_path):
+    url, home, box = daemon
+    whole = write_sample_workbook(tmp_path / "slow.xlsx", seed=31).read_bytes()
+    target = box / "slow.xlsx"
+    chunk = len(whole) // 30 + 1
+    before = ticks(url)
+    with open(target, "wb") as out:
+        for start in range(0, len(whole), chunk):  # a slow network copy: a chunk every 0.5 s
+            out.write(whole[start:start + chunk])
+            out.flush()
+            time.sleep(0.5)  # the pace of the copy under test, not a wait for a state
+            assert target.exists()  # never taken half-written
+    assert ticks(url) > before  # the sensor looked while the copy went on
+    jobs = wait_for(lambda: finished(home, ["slow.xlsx"]), timeout=300, interval=1, message="no job finished")
+    assert jobs["slow.xlsx"]["status"] == "SUCCESS"
+    stored = home / "artifacts" / jobs["slow.xlsx"]["partition"] / "raw" / "slow.xlsx"
+    assert file_sha256(stored) == file_sha256(box / "processed" / "slow.xlsx") and stored.read_bytes() == whole
+
+
+def test_twenty_drops_at_once_are_twenty_datasets_and_twenty_jobs(daemon, tmp_path):
+    url, home, box = daemon
+    staging = tmp_path / "staging"
+    names = [f"batch-{n:02d}.xlsx" for n in range(20)]
+    for n, name in enumerate(names):
+        write_sample_workbook(staging / name, seed=100 + n)
+    for name in names:  # all at once
+        (staging / name).rename(box / name)
+    # generous bounds: the daemon creates and starts 20 runs, two at a time (charts_cpu), on 2 cores
+    jobs = wait_for(lambda: (j := jobs_of(home)) and all(n in j for n in names) and j, timeout=900, interval=2,
+                    message="not every file got a job")
+    queued = [jobs[n]["job"] for n in names if jobs[n]["status"] == "PENDING"]
+    if queued:  # the queue holds most of them: cancel one before it starts
+        cancel = intelli(home, "cancel", queued[-1])
+        assert cancel.returncode == 0, cancel.stderr
+    jobs = wait_for(lambda: finished(home, names), timeout=2400, interval=5, message="the batch did not finish")
+    batch = {n: jobs[n] for n in names}
+    assert len({j["partition"] for j in batch.values()}) == 20 and len({j["job"] for j in batch.values()}) == 20
+    statuses = sorted(j["status"] for j in batch.values())
+    assert statuses == ["SUCCESS"] * 20 or statuses == ["CANCELLED"] + ["SUCCESS"] * 19, statuses
+    if queued:
+        assert jobs_of(home)[[n for n in names if batch[n]["job"] == queued[-1]][0]]["status"] == "CANCELLED"
