@@ -7,6 +7,7 @@ module that holds more than one `Definitions` at module scope.
 import dagster as dg
 
 from intelli_assets.defs.charts import definitions as charts
+from intelli_assets.defs.charts.resources import ChartRenderer
 from intelli_assets.defs.common.resources import ArtifactStore
 from intelli_assets.defs.datasets import definitions as datasets
 from intelli_assets.defs.inbox import definitions as inbox
@@ -14,15 +15,22 @@ from intelli_assets.defs.jobs import dataset_charts_job
 from intelli_assets.defs.runs import definitions as runs
 from intelli_assets.defs.sources import definitions as sources
 
-defs = dg.Definitions.merge(
-    sources.defs,
-    datasets.defs,
-    charts.defs,
-    inbox.defs,
-    runs.defs,
-    dg.Definitions(
-        jobs=[dataset_charts_job],
-        resources={"store": ArtifactStore()},
-        executor=dg.in_process_executor,
-    ),
-)
+
+def build_defs(renderer: object | None = None) -> dg.Definitions:
+    """The project's definitions; `renderer` replaces the run's own Chromium with one the caller
+    started and owns (the CLI starts it before its heavy imports)."""
+    return dg.Definitions.merge(
+        sources.defs,
+        datasets.defs,
+        charts.defs,
+        runs.defs,
+        inbox.defs,
+        dg.Definitions(
+            jobs=[dataset_charts_job],
+            resources={"store": ArtifactStore(), "renderer": renderer or ChartRenderer()},
+            executor=dg.in_process_executor,
+        ),
+    )
+
+
+defs = build_defs()

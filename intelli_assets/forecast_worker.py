@@ -111,40 +111,34 @@ def result_from_dict(data: dict) -> ForecastResult:
     return ForecastResult(model(data["ets"]), model(data["arima"]), list(data["warnings"]))
 
 
-_worker: ForecastWorker | None = None
+class Forecaster:
+    """Where a run's forecasts are fitted: in its worker process when one was started (`worker`),
+    else, or when the worker fails, in this process. A service handed to the charts that fit."""
 
+    def __init__(self, worker: ForecastWorker | None = None):
+        self.worker = worker
 
-def start_worker() -> None:
-    """Start this process's forecast worker, unless one is running."""
-    global _worker
-    if _worker is None or not _worker.alive:
-        _worker = ForecastWorker()
+    def prefetch(self, values: list[int], horizon: int = 6) -> None:
+        """Start fitting now in the worker (if any); `forecast` with the same input collects it."""
+        if self.worker is not None:
+            try:
+                self.worker.submit(values, horizon)
+            except WorkerUnavailable:
+                self.close()
 
+    def forecast(self, values: list[int], horizon: int = 6) -> ForecastResult:
+        """`forecasting.forecast_series`, fitted in the worker when there is one."""
+        if self.worker is not None:
+            try:
+                return self.worker.forecast(values, horizon)
+            except WorkerUnavailable:
+                self.close()  # the next forecast fits in process
+        return forecasting.forecast_series(values, horizon)
 
-def stop_worker() -> None:
-    global _worker
-    if _worker is not None:
-        _worker.close()
-        _worker = None
-
-
-def prefetch(values: list[int], horizon: int = 6) -> None:
-    """Start fitting now in the worker (if one was started); `forecast_series` collects it."""
-    if _worker is not None:
-        try:
-            _worker.submit(values, horizon)
-        except WorkerUnavailable:
-            stop_worker()
-
-
-def forecast_series(values: list[int], horizon: int = 6) -> ForecastResult:
-    """`forecasting.forecast_series`, fitted in the worker when one was started."""
-    if _worker is not None:
-        try:
-            return _worker.forecast(values, horizon)
-        except WorkerUnavailable:
-            stop_worker()
-    return forecasting.forecast_series(values, horizon)
+    def close(self) -> None:
+        if self.worker is not None:
+            self.worker.close()
+            self.worker = None
 
 
 def serve() -> None:

@@ -44,6 +44,7 @@ from intelli_assets.errors import ChartParamError, IntelliError
 from intelli_assets.espacenet import read_filters_workbook
 from intelli_assets.inbox import move_processed, move_rejected, unsupported_reason
 from intelli_assets.jobs import find_by_idempotency_key, load_job
+from intelli_assets.rendering import FigureRenderer
 from intelli_assets.stop_signals import run_cancellable
 
 INSTANCE_TEMPLATE = Path(__file__).resolve().parent / "dagster.yaml"
@@ -281,12 +282,13 @@ def report_of_job(instance: dg.DagsterInstance, job_id: str) -> RunReport:
 
 def execute_run(instance: dg.DagsterInstance, key: str, charts: list[str], run_config: dict, tags: dict[str, str],
                 run_id: str, progress: Callable[[str], None] | None = None, ingest: bool = True,
-                on_poll: Callable[[], None] | None = None) -> RunReport:
+                on_poll: Callable[[], None] | None = None, renderer: FigureRenderer | None = None) -> RunReport:
     """Execute the main job for one partition in this process (ingestion steps too when
-    `ingest`), Ctrl-C/SIGTERM cancelling it, and report per chart."""
-    from intelli_assets.definitions import defs
+    `ingest`), Ctrl-C/SIGTERM cancelling it, and report per chart. A `renderer` given (e.g.
+    started early by the caller, which closes it) draws the charts instead of the run's own."""
+    from intelli_assets.definitions import build_defs, defs
 
-    job = defs.resolve_job_def(MAIN_JOB_NAME)
+    job = (build_defs(renderer) if renderer is not None else defs).resolve_job_def(MAIN_JOB_NAME)
     selection = ([dg.AssetKey("raw_source"), dg.AssetKey("patent_dataset")] if ingest else []) + \
         [dg.AssetKey(["charts", k]) for k in charts]
     run_config = {**run_config, "loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}  # the CLI reports
@@ -329,7 +331,7 @@ def execute_run(instance: dg.DagsterInstance, key: str, charts: list[str], run_c
 
 def run_workbook(path: Path, charts: list[str], overrides: dict[str, Any], instance: dg.DagsterInstance,
                  progress: Callable[[str], None] | None = None, idempotency_key: str | None = None,
-                 requested_by: str | None = None) -> RunReport:
+                 requested_by: str | None = None, renderer: FigureRenderer | None = None) -> RunReport:
     """Validate a workbook, add its partition, execute the main job in this process and
     report per chart. Raises InvalidSourceError and ChartParamError before touching the
     instance. With an idempotency key already used, returns that job instead of a new one.
@@ -356,7 +358,8 @@ def run_workbook(path: Path, charts: list[str], overrides: dict[str, Any], insta
                 release()
 
         run_config = {"ops": {"raw_source": {"config": {"path": str(path.resolve())}}, **ops}}
-        return execute_run(instance, key, charts, run_config, tags, run_id, progress, on_poll=release_once_created)
+        return execute_run(instance, key, charts, run_config, tags, run_id, progress, on_poll=release_once_created,
+                           renderer=renderer)
 
 
 def retry_chart(instance: dg.DagsterInstance, job_id: str, chart: str, progress: Callable[[str], None] | None = None,

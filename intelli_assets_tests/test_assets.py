@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import dagster as dg
@@ -179,8 +180,15 @@ def test_a_failing_chart_is_reported_and_the_others_still_materialize(instance, 
     assert [r.partition_key for r in instance.fetch_materializations(COUNTRIES, limit=5).records] == [key]
 
 
+def worker_processes() -> list[int]:
+    import subprocess
+
+    out = subprocess.run(["pgrep", "-f", "-P", str(os.getpid()), "intelli_assets.forecast_worker"],
+                         capture_output=True, text=True).stdout
+    return [int(p) for p in out.split()]
+
+
 def test_the_forecast_chart_through_the_worker_matches_the_in_process_fit(instance, tmp_path, sample_workbook):
-    from intelli_assets import forecast_worker
     from intelli_assets.charts import CHARTS
     from intelli_assets.dataset import load_dataset
 
@@ -189,7 +197,7 @@ def test_the_forecast_chart_through_the_worker_matches_the_in_process_fit(instan
     result = materialize(instance, tmp_path, key, sample_workbook, [RAW, DATASET, forecast])
     assert result.success
     from_run = chart_metadata(result, forecast)["chart_data"].value
-    assert forecast_worker._worker is None  # stopped with the run
+    assert not [p for p in worker_processes() if p]  # stopped with the run
     dataset = load_dataset(tmp_path / key / "dataset")
     params = CHARTS["patent_forecast"].validate_params({})
     in_process = CHARTS["patent_forecast"].run(dataset, params, Style()).chart_data

@@ -47,7 +47,7 @@ def test_run_real_workbook_json_and_second_process_sees_it(tmp_path):
     proc = intelli("run", str(workbook), "--charts", "top_patent_countries", "--json", home=home)
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
-    assert report["status"] == "success" and report["job"] == "dataset_charts"
+    assert report["status"] == "success" and report["dagster_job"] == "dataset_charts" and report["job"] == report["run_id"]
     assert report["partition"].startswith("filters-20250331-1141-")
     files = report["charts"]["top_patent_countries"]["files"]
     assert set(files) == {"png", "svg", "html", "chart_data"}

@@ -62,15 +62,16 @@ def test_the_worker_process_gives_exactly_the_in_process_result():
 
 
 def test_a_dead_worker_falls_back_to_fitting_in_process():
-    from intelli_assets import forecast_worker
+    from intelli_assets.forecast_worker import Forecaster, ForecastWorker
 
-    forecast_worker.start_worker()
-    worker = forecast_worker._worker
+    forecaster = Forecaster(ForecastWorker())
+    worker = forecaster.worker
     try:
         worker._proc.kill()
         worker._proc.wait()
-        result = forecast_worker.forecast_series(F1, 6)
+        result = forecaster.forecast(F1, 6)
         assert result.arima.spec["order"] == [1, 1, 0]
-        assert forecast_worker._worker is None  # dropped; the next run starts a new one
+        assert forecaster.worker is None  # dropped; later forecasts of this run fit in process
+        assert not worker.alive
     finally:
-        forecast_worker.stop_worker()
+        forecaster.close()

@@ -4,6 +4,8 @@
 #   scripts/install.sh --test   plus the test tools
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# the UI test drives the system Chromium with Playwright: never download Playwright's browsers
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
 
 extras=""
 [ "${1:-}" = "--test" ] && extras="[test]"

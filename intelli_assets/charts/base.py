@@ -14,6 +14,7 @@ from intelli_assets.charts.labels import label
 from intelli_assets.dataset import Dataset
 from intelli_assets.errors import ChartParamError, EmptyFacetError
 from intelli_assets.espacenet import ESPACENET_ROW_CAPS
+from intelli_assets.forecast_worker import Forecaster
 from intelli_assets.style import FONT_FAMILY, Style
 
 
@@ -60,7 +61,9 @@ class ChartSpec:
     build: BuildFn
     params: tuple[Param, ...] = field(default_factory=tuple)
     # optional: start slow work (model fits) in the background before `build` is called
-    prefetch: Callable[[Dataset, dict], None] | None = None
+    # charts that fit models take the run's Forecaster: as the 4th argument of `build`, and
+    # in `prefetch`, which starts the fits before the chart is built
+    prefetch: Callable[[Dataset, dict, Forecaster], None] | None = None
 
     @property
     def fits_models(self) -> bool:
@@ -77,11 +80,15 @@ class ChartSpec:
             )
         return {name: p.validate(raw.get(name, p.default)) for name, p in known.items()}
 
-    def run(self, dataset: Dataset, params: Mapping[str, Any], style: Style) -> Chart:
+    def run(self, dataset: Dataset, params: Mapping[str, Any], style: Style,
+            forecaster: Forecaster | None = None) -> Chart:
         """Validate, then build: bad params fail before any data is touched."""
         clean = self.validate_params(params)
         dataset.facet(self.facet)  # fail clearly when the sheet is missing
-        chart = self.build(dataset, clean, style)
+        if self.fits_models:
+            chart = self.build(dataset, clean, style, forecaster or Forecaster())
+        else:
+            chart = self.build(dataset, clean, style)
         chart.chart_data.setdefault("warnings", [])
         chart.chart_data["meta"] = {
             "algorithm_key": self.key,

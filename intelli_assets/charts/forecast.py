@@ -8,7 +8,7 @@ from intelli_assets.charts.base import Chart, ChartSpec, Param
 from intelli_assets.charts.labels import label
 from intelli_assets.charts.timeseries import CUTOFF, YearWindow, layout_years, line, yearly_series, years_range
 from intelli_assets.dataset import Dataset
-from intelli_assets.forecast_worker import forecast_series, prefetch
+from intelli_assets.forecast_worker import Forecaster
 from intelli_assets.forecasting import cagr
 from intelli_assets.style import Style, most_distinct
 
@@ -20,12 +20,12 @@ def forecast_input(dataset: Dataset, params: dict) -> tuple[YearWindow, list[int
     return window, [int(v) for v in window.series]
 
 
-def prefetch_forecast(dataset: Dataset, params: dict) -> None:
-    """Start the model fits in the forecast worker, if one runs, before the chart is built."""
-    prefetch(forecast_input(dataset, params)[1], params["horizon"])
+def prefetch_forecast(dataset: Dataset, params: dict, forecaster: Forecaster) -> None:
+    """Start the model fits (in the run's forecast worker, if it has one) before the chart is built."""
+    forecaster.prefetch(forecast_input(dataset, params)[1], params["horizon"])
 
 
-def patent_forecast(dataset: Dataset, params: dict, style: Style) -> Chart:
+def patent_forecast(dataset: Dataset, params: dict, style: Style, forecaster: Forecaster) -> Chart:
     window, values = forecast_input(dataset, params)
     series, cutoff = window.series, window.cutoff
     horizon = params["horizon"]
@@ -33,7 +33,7 @@ def patent_forecast(dataset: Dataset, params: dict, style: Style) -> Chart:
     last = years[-1]
     # step k forecasts the year after the last data year (the old chart drew it a year late)
     future = list(range(last + 1, last + horizon + 1))
-    result = forecast_series(values, horizon)
+    result = forecaster.forecast(values, horizon)
     growth = cagr(dict(zip(years, values)))
     lang, colors = style.language, style.colors
     palette = colors.colors

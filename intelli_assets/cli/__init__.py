@@ -53,11 +53,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace, path: Path | None = None) -> int:
-    from intelli_assets.rendering import prewarm, take_prewarmed
+    from intelli_assets.rendering import FigureRenderer
 
     path = path or Path(args.path)
+    renderer = FigureRenderer()
     if path.is_file():  # start Chromium first, on the other core, while the rest is imported
-        prewarm()
+        renderer.start_in_background()
     try:
         from intelli_assets.launch import open_instance, parse_overrides, print_report, run_workbook, select_charts
 
@@ -67,16 +68,14 @@ def cmd_run(args: argparse.Namespace, path: Path | None = None) -> int:
         progress = None if args.json else (lambda line: print(line, file=sys.stderr, flush=True))
         report = run_workbook(path, charts, overrides, instance, progress,
                               idempotency_key=getattr(args, "idempotency_key", None),
-                              requested_by=getattr(args, "requested_by", None))
+                              requested_by=getattr(args, "requested_by", None), renderer=renderer)
     except IntelliError as exc:
         if args.json:
             print(json.dumps({"status": "invalid", "error": str(exc)}, ensure_ascii=False))
         _err(str(exc))
         return EXIT_INVALID
     finally:
-        unused = take_prewarmed()  # still there when the run never started
-        if unused is not None:
-            unused.close()
+        renderer.close()
     if args.json:
         print(json.dumps(report.to_dict(), ensure_ascii=False))
     else:

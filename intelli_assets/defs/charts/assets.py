@@ -114,15 +114,14 @@ def charts(context: dg.AssetExecutionContext, config: ChartsConfig, renderer: Ch
     self-contained HTML, chart_data.json and settings.json under
     <artifacts>/<partition>/<chart>/<params-hash>/, each file's sha256 in the materialization.
     A chart that fails is reported at the end without stopping the others; a cancel (of the
-    run, or of one chart) takes effect before the next chart. (`forecasts` is used through
-    its setup: the fitting worker.)"""
+    run, or of one chart) takes effect before the next chart."""
     keys = chart_order(context.selected_asset_keys)
     try:  # every setting is checked before the dataset is read or a chart is drawn
         settings = {key: validated_settings(CHARTS[key], config) for key in keys}
     except IntelliError as exc:
         raise dg.Failure(description=str(exc)) from None
     dataset = load_dataset(store.layout.dataset_dir(context.partition_key))
-    yield from ChartsStep(context, renderer, store.layout).run(keys, dataset, settings)
+    yield from ChartsStep(context, renderer, store.layout, forecasts.forecaster).run(keys, dataset, settings)
 
 
 chart_assets = [charts]

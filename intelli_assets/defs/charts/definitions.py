@@ -1,6 +1,6 @@
 import dagster as dg
 
 from intelli_assets.defs.charts.assets import chart_assets
-from intelli_assets.defs.charts.resources import ChartRenderer, ForecastFitting
+from intelli_assets.defs.charts.resources import ForecastFitting
 
-defs = dg.Definitions(assets=chart_assets, resources={"renderer": ChartRenderer(), "forecasts": ForecastFitting()})
+defs = dg.Definitions(assets=chart_assets, resources={"forecasts": ForecastFitting()})

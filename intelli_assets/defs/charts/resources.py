@@ -8,8 +8,8 @@ import plotly.graph_objects as go
 from pydantic import Field, PrivateAttr
 
 from intelli_assets.charts import CHARTS
-from intelli_assets.forecast_worker import start_worker, stop_worker
-from intelli_assets.rendering import FigureRenderer, take_prewarmed
+from intelli_assets.forecast_worker import Forecaster, ForecastWorker
+from intelli_assets.rendering import FigureRenderer
 
 
 class ChartRenderer(dg.ConfigurableResource):
@@ -21,10 +21,8 @@ class ChartRenderer(dg.ConfigurableResource):
     _renderer: Optional[FigureRenderer] = PrivateAttr(default=None)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        # a browser the CLI started ahead of time, else a new one; either way its ~1 s start
-        # overlaps the dataset steps and chart building
-        self._renderer = take_prewarmed(self.browser_path) or FigureRenderer(self.browser_path)
-        self._renderer.timeout = self.timeout_seconds
+        # its ~1 s start overlaps the dataset steps and chart building
+        self._renderer = FigureRenderer(self.browser_path, timeout=self.timeout_seconds)
         self._renderer.start_in_background()
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
@@ -56,10 +54,19 @@ class ForecastFitting(dg.ConfigurableResource):
     when the run draws the forecast, so its statsmodels import overlaps the steps before it."""
 
     separate_process: bool = Field(default=True, description="fit in an early-started worker process")
+    _forecaster: Optional[Forecaster] = PrivateAttr(default=None)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        if self.separate_process and run_fits_models(context.run):
-            start_worker()
+        worker = ForecastWorker() if self.separate_process and run_fits_models(context.run) else None
+        self._forecaster = Forecaster(worker)
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
-        stop_worker()
+        if self._forecaster is not None:
+            self._forecaster.close()
+
+    @property
+    def forecaster(self) -> Forecaster:
+        """The run's forecaster (in process when used outside a run)."""
+        if self._forecaster is None:
+            self._forecaster = Forecaster()
+        return self._forecaster

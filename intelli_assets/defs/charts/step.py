@@ -26,6 +26,7 @@ from intelli_assets.dataset import Dataset
 from intelli_assets.defs.charts.resources import ChartRenderer
 from intelli_assets.defs.runs.tags import cancelled_charts
 from intelli_assets.errors import IntelliError
+from intelli_assets.forecast_worker import Forecaster
 from intelli_assets.rendering import figure_html
 from intelli_assets.style import Style
 
@@ -56,9 +57,11 @@ def write_file(path: Path, data: bytes | str) -> dict:
 
 
 class ChartsStep:
-    def __init__(self, context: dg.AssetExecutionContext, renderer: ChartRenderer, layout: ArtifactLayout):
+    def __init__(self, context: dg.AssetExecutionContext, renderer: ChartRenderer, layout: ArtifactLayout,
+                 forecaster: Forecaster):
         self.context = context
         self.renderer = renderer
+        self.forecaster = forecaster
         self.layout = layout
         self.failures: dict[str, str] = {}
         self.queue: deque[PendingChart] = deque()
@@ -93,7 +96,7 @@ class ChartsStep:
         (HTML, chart_data.json, settings.json) while Chromium draws."""
         spec, (params, style, formats) = CHARTS[key], settings
         started = time.perf_counter()
-        chart = spec.run(dataset, params, style)
+        chart = spec.run(dataset, params, style, self.forecaster)
         built = time.perf_counter()
         static = [f for f in formats if f in ("png", "svg")]
         images = self.renderer.submit(chart.figure, static, style.scale, preview_scale=PREVIEW_SCALE)
@@ -153,7 +156,7 @@ class ChartsStep:
         for key in keys:  # model fits start in their worker now, while the other charts are drawn
             if CHARTS[key].prefetch:
                 try:
-                    CHARTS[key].prefetch(dataset, settings[key][0])
+                    CHARTS[key].prefetch(dataset, settings[key][0], self.forecaster)
                 except (IntelliError, ValueError):
                     pass  # the chart's own build reports it
         for key in keys:

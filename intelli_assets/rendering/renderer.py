@@ -1,0 +1,267 @@
+"""Fast static export of Plotly figures through one warm Chromium page.
+
+kaleido reloads its page (and re-parses the 4.8 MB plotly.js) for every image. Here one tab
+loads plotly.js once — a partial bundle of the `plotly` package's version with the trace
+types our charts use — and every figure is laid out once as SVG; the PNG is that SVG
+rasterised on a canvas, the same steps `Plotly.toImage` takes, so the output matches
+kaleido's. No Dagster imports.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import json
+import logging
+import re
+import tempfile
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+
+import plotly
+import plotly.graph_objects as go
+import plotly.io as pio
+
+from intelli_assets.rendering.browser import BrowserError, ChromiumPipe, find_chromium
+
+log = logging.getLogger(__name__)
+PACKAGE_PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"  # every trace type
+# core (scatter), bar and treemap only: 1.3 MB instead of 4.8 MB, half the load time and CPU
+# (scripts/build_plotly_bundle.sh builds it from the same plotly.js version)
+CHARTS_PLOTLY_JS = Path(__file__).with_name("plotly-charts.min.js")
+
+
+def plotly_js_version(path: Path) -> str | None:
+    match = re.search(rb"plotly\.js v(\d+\.\d+\.\d+)", path.read_bytes()[:300]) if path.is_file() else None
+    return match.group(1).decode() if match else None
+
+
+def plotly_js_path() -> Path:
+    """Our partial bundle when it matches the plotly.js the `plotly` package ships (figures
+    are serialized for that version); otherwise the package's full plotly.js."""
+    if plotly_js_version(CHARTS_PLOTLY_JS) == plotly_js_version(PACKAGE_PLOTLY_JS):
+        return CHARTS_PLOTLY_JS
+    log.warning("plotly-charts.min.js does not match plotly's plotly.js; using the full one "
+                "(run scripts/build_plotly_bundle.sh)")
+    return PACKAGE_PLOTLY_JS
+
+
+PLOTLY_JS = plotly_js_path()
+STATIC_FORMATS = ("png", "svg")
+DEFAULT_SIZE = (1200, 800)
+
+PAGE_SCRIPT = """
+window.renderFigure = async function (spec) {
+  const fig = spec.figure;
+  const svg = await Plotly.toImage(
+    {data: fig.data, layout: fig.layout, config: {}},
+    {format: 'svg', width: spec.width, height: spec.height, scale: 1, imageDataOnly: true});
+  const out = {};
+  if (spec.svg) out.svg = svg;
+  if (spec.png) out.png = await pngBase64(svg, spec, spec.scale);
+  if (spec.preview) out.preview = await pngBase64(svg, spec, spec.preview);
+  return out;
+};
+async function pngBase64(svg, spec, scale) {
+  const url = await Plotly.Snapshot.svgToImg({
+    svg: svg, format: 'png', width: spec.width, height: spec.height, scale: scale,
+    canvas: document.createElement('canvas'), promise: true});
+  const data = url.slice(url.indexOf(',') + 1);
+  // a canvas over Chromium's size limit gives "data:," (no image), not an error
+  if (!data) throw new Error(`a ${spec.width * scale}x${spec.height * scale} px PNG is too large for the browser's canvas`);
+  return data;
+}
+window.rendererReady = true;
+"""
+
+
+class RenderError(Exception):
+    """One figure could not be rendered (bad figure, or the browser failed twice)."""
+
+
+def figure_size(fig: go.Figure) -> tuple[int, int]:
+    return int(fig.layout.width or DEFAULT_SIZE[0]), int(fig.layout.height or DEFAULT_SIZE[1])
+
+
+class FigureRenderer:
+    """One Chromium with one page holding plotly.js; restarts the browser if it dies."""
+
+    def __init__(self, executable: str | None = None, timeout: float = 60.0, plotly_js: Path = PLOTLY_JS):
+        self.executable = executable
+        self.timeout = timeout
+        self.plotly_js = plotly_js
+        self._browser: ChromiumPipe | None = None
+        self._session: str | None = None
+        self._dir: tempfile.TemporaryDirectory | None = None
+        self._warming: threading.Thread | None = None
+        self._warm_error: BaseException | None = None
+        self._queue: ThreadPoolExecutor | None = None
+        self.restarts = 0
+
+    def __enter__(self) -> FigureRenderer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def start_in_background(self) -> None:
+        """Start Chromium and load plotly.js while the caller does other work (~1 s saved)."""
+        if self._warming is not None or (self._browser and self._browser.alive):
+            return
+
+        def warm() -> None:
+            try:
+                self._start()
+            except BaseException as exc:  # noqa: BLE001 - re-raised by the first render
+                self._warm_error = exc
+
+        self._warming = threading.Thread(target=warm, name="chart-renderer-warmup", daemon=True)
+        self._warming.start()
+
+    def start(self) -> None:
+        if self._warming is not None:
+            self._warming.join()
+            self._warming = None
+            if self._warm_error is not None:
+                error, self._warm_error = self._warm_error, None
+                raise error
+        self._start()
+
+    def _start(self) -> None:
+        if self._browser and self._browser.alive:
+            return
+        if self._browser is not None:  # it died: clean up what is left, then start afresh
+            self._browser.close()
+            self.restarts += 1
+            log.warning("renderer browser was gone; restarting it (restart %d)", self.restarts)
+        self._dir = self._dir or tempfile.TemporaryDirectory(prefix="intelli-render-")
+        page = Path(self._dir.name) / "render.html"
+        page.write_text(
+            "<!DOCTYPE html><html><head><meta charset='utf-8'>"
+            f"<script src='{self.plotly_js.as_uri()}' charset='utf-8'></script>"
+            f"<script>{PAGE_SCRIPT}</script></head><body></body></html>"
+        )
+        self._browser = ChromiumPipe(self.executable or find_chromium(), timeout=self.timeout)
+        self._browser.start()
+        try:
+            self._session = self._browser.open_page()
+            self._browser.send("Page.navigate", {"url": page.as_uri()}, self._session)
+            self._wait_ready()
+        except BrowserError:
+            self._browser.close()
+            raise
+
+    def _evaluate(self, expression: str, timeout: float | None = None):
+        reply = self._browser.send(
+            "Runtime.evaluate",
+            {"expression": expression, "awaitPromise": True, "returnByValue": True},
+            self._session,
+            timeout=timeout or self.timeout,  # the renderer's current limit
+        )
+        if "exceptionDetails" in reply:
+            details = reply["exceptionDetails"]
+            text = details.get("exception", {}).get("description") or details.get("text")
+            raise RenderError(str(text).splitlines()[0])
+        return reply["result"].get("value")
+
+    def _wait_ready(self) -> None:
+        for _ in range(300):
+            if self._evaluate("window.rendererReady === true && typeof Plotly === 'object'"):
+                return
+            time.sleep(0.02)
+        raise BrowserError("plotly.js did not load in the render page")
+
+    def render(self, fig: go.Figure, formats: Sequence[str] = STATIC_FORMATS, scale: float = 1.0,
+               preview_scale: float | None = None) -> dict[str, bytes]:
+        """PNG and/or SVG bytes of one figure (plus a small PNG `preview` when asked) from one
+        layout; a dead browser or crashed page is restarted and the figure retried once."""
+        unknown = set(formats) - set(STATIC_FORMATS)
+        if unknown:
+            raise ValueError(f"unsupported static format(s) {sorted(unknown)}; use png and/or svg")
+        width, height = figure_size(fig)
+        spec = {
+            "figure": json.loads(pio.to_json(fig, validate=False)),
+            "width": width, "height": height, "scale": scale,
+            "png": "png" in formats, "svg": "svg" in formats, "preview": preview_scale,
+        }
+        expression = f"window.renderFigure({json.dumps(spec)})"
+        for attempt in (1, 2):
+            self.start()
+            try:
+                value = self._evaluate(expression)
+                break
+            except BrowserError as exc:
+                log.warning("renderer browser failed (%s)", exc)
+                # a whole new browser even if only the page's renderer crashed: a new page alone
+                # would save ~0.5 s, but one way to recover is simpler, and crashes are rare
+                self._browser.close()
+                if attempt == 2:
+                    raise RenderError(f"the browser failed twice while rendering: {exc}") from None
+        out: dict[str, bytes] = {}
+        if "png" in formats:
+            out["png"] = base64.b64decode(value["png"])
+        if "svg" in formats:
+            out["svg"] = value["svg"].encode("utf-8")
+        if preview_scale:
+            out["preview"] = base64.b64decode(value["preview"])
+        return out
+
+    def submit(self, fig: go.Figure, formats: Sequence[str] = STATIC_FORMATS, scale: float = 1.0,
+               preview_scale: float | None = None) -> Future[dict[str, bytes]]:
+        """`render` in the renderer's own thread, one figure at a time in submission order: the
+        caller builds the next chart while Chromium (on the other core) draws this one."""
+        if self._queue is None:
+            self._queue = ThreadPoolExecutor(1, thread_name_prefix="chart-render")
+        return self._queue.submit(self.render, fig, formats, scale, preview_scale)
+
+    def render_many(self, figures: Iterable[go.Figure], formats: Sequence[str] = STATIC_FORMATS,
+                    scale: float = 1.0) -> list[dict[str, bytes]]:
+        futures = [self.submit(fig, formats, scale) for fig in figures]
+        return [future.result() for future in futures]
+
+    @property
+    def browser_pid(self) -> int | None:
+        return self._browser.process.pid if self._browser and self._browser.alive else None
+
+    def close(self) -> None:
+        if self._queue is not None:  # a render in flight ends (or times out) before the browser goes
+            self._queue.shutdown(wait=True, cancel_futures=True)
+            self._queue = None
+        if self._warming is not None:
+            self._warming.join()
+            self._warming = None
+        if self._browser:
+            self._browser.close()
+            self._browser = None
+        if self._dir:
+            self._dir.cleanup()
+            self._dir = None
+
+
+def render_many(figures: Iterable[go.Figure], formats: Sequence[str] = STATIC_FORMATS,
+                renderer: FigureRenderer | None = None, scale: float = 1.0) -> list[dict[str, bytes]]:
+    """Bytes per figure and format. Pass a started renderer to keep its browser warm across calls."""
+    if renderer is not None:
+        return renderer.render_many(figures, formats, scale)
+    with FigureRenderer() as own:
+        return own.render_many(figures, formats, scale)
+
+
+@functools.cache
+def _plotly_js_tag() -> bytes:
+    return b'<script type="text/javascript">' + PLOTLY_JS.read_bytes() + b"</script>"
+
+
+def figure_html(fig: go.Figure) -> bytes:
+    """Interactive, self-contained HTML (UTF-8): plotly.js inlined from the package, never a CDN.
+    The 4.8 MB script is read and encoded once per process, not once per chart; the figure
+    was validated when it was built."""
+    html = pio.to_html(fig, include_plotlyjs=False, full_html=True, validate=False,
+                       config={"displaylogo": False, "responsive": True},
+                       div_id="chart")  # not a random id: the same chart gives the same bytes (audit)
+    head, body = html.split("<body>", 1)
+    return b"".join((head.encode(), b"<body>\n", _plotly_js_tag(), body.encode()))
