@@ -9,6 +9,7 @@ A render with other params lands in another folder, so it never overwrites an ea
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import os
@@ -29,6 +30,32 @@ def instance_home() -> Path:
 def artifacts_root() -> Path:
     configured = os.environ.get("INTELLI_ARTIFACTS_DIR")
     return Path(configured).resolve() if configured else instance_home() / "artifacts"
+
+
+MAX_NAME_BYTES = 120  # file systems allow 255; room is left for the prefixes and suffixes added here
+
+
+def bounded_name(name: str) -> str:
+    """`name`, or a shorter one that keeps its start, its suffix and a hash of the whole, so
+    a very long input file name can still be stored (and two long names stay apart)."""
+    if len(name.encode()) <= MAX_NAME_BYTES:
+        return name
+    stem, suffix = Path(name).stem, Path(name).suffix[:16]
+    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+    room = MAX_NAME_BYTES - len(suffix.encode()) - len(digest) - 1
+    return f"{stem.encode()[:room].decode('utf-8', 'ignore')}-{digest}{suffix}"
+
+
+def source_record(path: Path, sha256: str) -> dict:
+    """What is recorded of an input file when its exact bytes are kept."""
+    return {
+        "source_type": "espacenet_excel",
+        "original_name": path.name,
+        "original_path": str(path),
+        "size_bytes": path.stat().st_size,
+        "sha256": sha256,
+        "ingested_at": dt.datetime.now(dt.UTC).isoformat(),
+    }
 
 
 def params_hash(settings: dict) -> str:
@@ -82,7 +109,7 @@ class ArtifactLayout:
         known = self.raw_info(partition)
         if known and known.get("sha256") == info.get("sha256") and Path(known["stored_path"]).is_file():
             return Path(known["stored_path"])
-        target = self.raw_dir(partition) / source.name
+        target = self.raw_dir(partition) / bounded_name(source.name)
         if not target.exists():
             with atomic_target(target) as tmp:
                 shutil.copyfile(source, tmp)

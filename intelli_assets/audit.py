@@ -1,4 +1,5 @@
-"""`intelli audit`: every chart materialization of a dataset, checked against the files on disk.
+"""`intelli audit`: every materialization of a dataset's kept input and charts, checked against
+the files on disk.
 
 Each materialization records the sha256 of every file it wrote, and Dagster's event log is
 append-only, so a file changed or removed after the fact shows up here, named.
@@ -71,17 +72,23 @@ def audit_partition(instance: dg.DagsterInstance, partition: str) -> list[AuditE
     entries: list[AuditEntry] = []
     hashes: dict[str, str | None] = {}
     runs: dict[str, dg.DagsterRun | None] = {}
-    for key in CHARTS:
+    for key in ["raw_source", *CHARTS]:  # the kept input too: everything else is derived from it
+        asset_key = dg.AssetKey("raw_source") if key == "raw_source" else dg.AssetKey(["charts", key])
         records = instance.fetch_materializations(
-            dg.AssetRecordsFilter(asset_key=dg.AssetKey(["charts", key]), asset_partitions=[partition]),
+            dg.AssetRecordsFilter(asset_key=asset_key, asset_partitions=[partition]),
             limit=10_000, ascending=True).records
         for record in records:
             metadata = record.asset_materialization.metadata
             if record.run_id not in runs:
                 runs[record.run_id] = instance.get_run_by_id(record.run_id)
             tags = runs[record.run_id].tags if runs[record.run_id] else {}
-            recorded = metadata["files"].value if "files" in metadata else {
-                name[:-5]: {"path": value.value} for name, value in metadata.items() if name.endswith("_path")}
+            if key == "raw_source":
+                recorded = {"input": {"path": metadata["stored_path"].value, "sha256": metadata["sha256"].value}}
+            elif "files" in metadata:
+                recorded = metadata["files"].value
+            else:  # a materialization from before hashes were kept
+                recorded = {name[:-5]: {"path": value.value} for name, value in metadata.items()
+                            if name.endswith("_path")}
             entry = AuditEntry(
                 chart=key, timestamp=record.timestamp, run_id=record.run_id,
                 job=tags.get(JOB_TAG, record.run_id), origin=tags.get(ORIGIN_TAG, "ui"),

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,7 +42,7 @@ def partition_key_for(name: str, sha256: str, existing: Iterable[str] = ()) -> s
     for key in existing:
         if key.endswith(suffix):
             return key
-    stem = Path(name).stem.lower()
+    stem = unicodedata.normalize("NFKD", Path(name).stem).encode("ascii", "ignore").decode().lower()  # Ü -> u
     slug = re.sub(r"[^a-z0-9]+", "-", stem).strip("-")[:40].strip("-") or "source"
     return f"{slug}{suffix}"
 

@@ -47,6 +47,7 @@ ESPACENET_ROW_CAPS = {
     "applicants": 1000,
     "inventors": 1000,
 }
+MAX_DOCUMENT_COUNT = 1_000_000_000  # all patent documents ever published: about 150 million
 COUNT_COLUMN_HINTS = ("number of documents", "number", "count", "documents", "publications")
 FACET_COLUMNS = ["facet", "value", "count", "by_family", "truncated", "source_sheet"]
 
@@ -279,6 +280,14 @@ def _sheet_facets(
         return None
 
     counts = _parse_counts(df[count_col])
+    # a count beyond any patent office's total is a typo or a wrong column, and would overflow
+    too_large = counts > MAX_DOCUMENT_COUNT
+    if too_large.any() and not (counts.isna() | (counts < 0) | (counts % 1 != 0)).any():
+        first = too_large.idxmax()
+        report.errors.append(f"column {count_col!r} holds an implausible number of documents: row "
+                             f"{excel_row(first)} has {_cell_text(df.loc[first, count_col])} "
+                             f"(more than {MAX_DOCUMENT_COUNT:,})")
+        return None
     bad = counts.isna() | (counts < 0) | (counts % 1 != 0)
     if bad.any():
         first = bad.idxmax()

@@ -9,9 +9,10 @@ alone. Every file that is read leaves the inbox: to `processed/`, or to `rejecte
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
-from intelli_assets.artifacts import instance_home
+from intelli_assets.artifacts import bounded_name, instance_home
 
 SUPPORTED_SUFFIXES = (".xlsx", ".csv")
 # browsers, Excel and copy tools write these while a file is on its way
@@ -19,6 +20,7 @@ TEMPORARY_SUFFIXES = (".part", ".partial", ".crdownload", ".download", ".tmp", "
 PROCESSED, REJECTED = "processed", "rejected"
 
 Snapshot = tuple[int, int]  # size, mtime in ns
+EMPTY_GRACE_NS = 60 * 10**9  # an empty file is given a minute to get its bytes, then rejected
 
 
 def inbox_folder(configured: str = "") -> Path:
@@ -46,10 +48,12 @@ def scan(folder: Path, previous: dict[str, Snapshot]) -> tuple[list[Path], dict[
     stable: list[tuple[int, Path]] = []
     seen: dict[str, Snapshot] = {}
     for entry in os.scandir(folder):
-        if not entry.is_file(follow_symlinks=False) or is_ignored(entry.name):
+        if not entry.is_file() or is_ignored(entry.name):  # subfolders (processed/, rejected/) too
             continue
         now = snapshot(Path(entry.path))
-        if now is None or now[0] == 0:  # gone, or created but not written yet
+        if now is None:  # gone meanwhile
+            continue
+        if now[0] == 0 and time.time_ns() - now[1] < EMPTY_GRACE_NS:  # created, not written yet
             continue
         if tuple(previous.get(entry.name, ())) == now:
             stable.append((now[1], Path(entry.path)))
@@ -59,8 +63,10 @@ def scan(folder: Path, previous: dict[str, Snapshot]) -> tuple[list[Path], dict[
 
 
 def unique_target(folder: Path, name: str) -> Path:
-    """`folder/name`, or `name-2`, `name-3`… when taken: nothing is overwritten."""
+    """`folder/name`, or `name-2`, `name-3`… when taken: nothing is overwritten. Very long
+    names are shortened (`bounded_name`) so the reason file beside them fits too."""
     folder.mkdir(parents=True, exist_ok=True)
+    name = bounded_name(name)
     target = folder / name
     stem, suffix = Path(name).stem, Path(name).suffix
     n = 1

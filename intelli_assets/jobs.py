@@ -19,6 +19,7 @@ from intelli_assets.defs.runs.tags import (
     REQUESTED_BY_TAG,
     RETRY_OF_TAG,
     SOURCE_TAG,
+    cancel_chart_tag,
     cancelled_charts,
 )
 from intelli_assets.errors import IntelliError
@@ -86,6 +87,11 @@ def charts_of(run: dg.DagsterRun) -> list[str]:
     return sorted(key.path[1] for key in selection if len(key.path) == 2 and key.path[0] == "charts")
 
 
+def run_failure_message(instance: dg.DagsterInstance, run_id: str) -> str:
+    records = instance.all_logs(run_id, of_type=dg.DagsterEventType.RUN_FAILURE)
+    return (records[-1].dagster_event.message or "the run failed") if records else "the run failed"
+
+
 def chart_in_run(instance: dg.DagsterInstance, run: dg.DagsterRun, key: str,
                  materialized: dict[str, dict], failures: dict[str, str]) -> ChartState:
     """What became of one chart in one run that selected it."""
@@ -97,13 +103,19 @@ def chart_in_run(instance: dg.DagsterInstance, run: dg.DagsterRun, key: str,
         return ChartState(key, "cancelled" if dropped else "pending", run.run_id, 1)
     if run.status in ACTIVE and not dropped:
         return ChartState(key, "running", run.run_id, 1)
-    if dropped or run.status == dg.DagsterRunStatus.CANCELED:
-        return ChartState(key, "cancelled", run.run_id, 1, error="cancelled before it was done")
+    if dropped:
+        who = run.tags.get(cancel_chart_tag(key))
+        return ChartState(key, "cancelled", run.run_id, 1, error=f"cancelled by {who}" if who else "cancelled")
+    if run.status == dg.DagsterRunStatus.CANCELED:
+        return ChartState(key, "cancelled", run.run_id, 1, error="the job was cancelled before this chart was done")
     error = failures.get(f"charts/{key}") or failures.get("charts")
     if error:
         return ChartState(key, "failed", run.run_id, 1, error=error)
-    upstream = "; ".join(failures.values()) or "an upstream step or blocking check failed"
-    return ChartState(key, "skipped", run.run_id, 1, error=f"not run: {upstream}")
+    if failures:
+        return ChartState(key, "skipped", run.run_id, 1, error=f"not run: {'; '.join(failures.values())}")
+    if run.status == dg.DagsterRunStatus.FAILURE:  # no step failed: the run itself died (killed)
+        return ChartState(key, "failed", run.run_id, 1, error=run_failure_message(instance, run.run_id))
+    return ChartState(key, "skipped", run.run_id, 1, error="not run: an upstream step or blocking check failed")
 
 
 def materialized_files(instance: dg.DagsterInstance, run_id: str) -> dict[str, dict]:
@@ -250,8 +262,6 @@ def cancel_job(instance: dg.DagsterInstance, job_id: str, requested_by: str) -> 
 def cancel_chart(instance: dg.DagsterInstance, job_id: str, chart: str, requested_by: str) -> str:
     """Cancel one chart of a job: skipped if it has not started, its result dropped if it has;
     the job's other charts finish."""
-    from intelli_assets.defs.runs.tags import cancel_chart_tag
-
     job = load_job(instance, job_id)
     state = job.charts.get(chart)
     if state is None:

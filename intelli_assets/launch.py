@@ -24,23 +24,24 @@ from typing import Any
 import dagster as dg
 from pydantic import ValidationError
 
-from intelli_assets.artifacts import instance_home
+from intelli_assets.artifacts import ArtifactLayout, instance_home, params_hash, source_record
 from intelli_assets.charts import CHARTS, get_chart
 from intelli_assets.dataset import file_sha256, partition_key_for
 from intelli_assets.defs.charts.assets import ChartsConfig, ChartStyleConfig, validated_settings
 from intelli_assets.defs.common.partitions import DATASETS_PARTITIONS_NAME
 from intelli_assets.defs.jobs import MAIN_JOB_NAME
 from intelli_assets.defs.runs.ownership import fail_orphaned_runs, owner_tags
-from intelli_assets.defs.runs.status import chart_outcomes, step_failures
+from intelli_assets.defs.runs.status import step_failures
 from intelli_assets.defs.runs.tags import (
     IDEMPOTENCY_TAG,
     JOB_TAG,
     ORIGIN_TAG,
+    REQUEST_TAG,
     REQUESTED_BY_TAG,
     RETRY_OF_TAG,
     SOURCE_TAG,
 )
-from intelli_assets.errors import ChartParamError, IntelliError
+from intelli_assets.errors import ChartParamError, IntelliError, InvalidSourceError
 from intelli_assets.espacenet import read_filters_workbook
 from intelli_assets.inbox import move_processed, move_rejected, unsupported_reason
 from intelli_assets.jobs import find_by_idempotency_key, load_job
@@ -274,10 +275,14 @@ def idempotency_lock(key: str | None) -> Iterator[Callable[[], None]]:
 def report_of_job(instance: dg.DagsterInstance, job_id: str) -> RunReport:
     job = load_job(instance, job_id)
     last = job.runs[-1]
-    return RunReport(partition=job.partition or "", job=job.job_id, run_id=last.run_id, status=job.status.lower(),
+    steps = [f"{step}: {msg}" for step, msg in step_failures(instance, last.run_id).items()
+             if not step.startswith("charts")]
+    return RunReport(partition=job.partition or "", job=job.job_id, run_id=last.run_id,
+                     status="cancelled" if job.status == "CANCELLED" else job.status.lower(),
                      charts={k: {"status": c.status, "files": c.files, **({"error": c.error} if c.error else {})}
                              for k, c in job.charts.items()},
-                     errors=[f"{step}: {msg}" for step, msg in step_failures(instance, last.run_id).items()])
+                     errors=steps + [f"charts/{k}: {c.error}" for k, c in job.charts.items()
+                                     if c.error and c.status != "skipped"])
 
 
 def execute_run(instance: dg.DagsterInstance, key: str, charts: list[str], run_config: dict, tags: dict[str, str],
@@ -315,15 +320,8 @@ def execute_run(instance: dg.DagsterInstance, key: str, charts: list[str], run_c
             watcher.join()
     run = instance.get_run_by_id(run_id)
     cancelled = run is not None and run.status == dg.DagsterRunStatus.CANCELED
-    report = RunReport(partition=key, job=tags[JOB_TAG], run_id=run_id)
+    report = report_of_job(instance, tags[JOB_TAG])  # the one status rule, as `intelli status` shows it
     report.exit_signal = stop_request.signum if cancelled else None
-    report.charts = chart_outcomes(instance, run_id, charts)
-    report.errors = [f"{step}: {msg}" for step, msg in step_failures(instance, run_id).items()]
-    ok = sum(1 for c in report.charts.values() if c["status"] == "success")
-    if cancelled:
-        report.status = "cancelled"
-    else:
-        report.status = "success" if ok == len(charts) else "partial_success" if ok else "failed"
     if progress:
         progress(f"run {run_id} finished in {time.perf_counter() - started:.1f} s: {report.status}")
     return report
@@ -338,9 +336,16 @@ def run_workbook(path: Path, charts: list[str], overrides: dict[str, Any], insta
     Ctrl-C or SIGTERM cancel the run (status `cancelled`, `exit_signal` set)."""
     read_filters_workbook(path)  # full validation first: a bad file adds nothing
     ops = chart_run_config(charts, overrides)
+    sha = file_sha256(path)
+    request = params_hash({"content": sha, "charts": charts, "config": ops})  # what was asked, exactly
     with idempotency_lock(idempotency_key) as release:
         if idempotency_key and (existing := find_by_idempotency_key(instance, idempotency_key)):
             release()
+            earlier = load_job(instance, existing).runs[0].tags.get(REQUEST_TAG)
+            if earlier != request:
+                raise ChartParamError(
+                    f"idempotency key {idempotency_key!r} was already used by job {existing} for another file or "
+                    "other charts/settings; use a new key for a different request")
             if progress:
                 progress(f"idempotency key {idempotency_key!r} already started job {existing}; following it")
             while load_job(instance, existing).status in ("PENDING", "RUNNING"):  # its outcome is ours
@@ -350,8 +355,8 @@ def run_workbook(path: Path, charts: list[str], overrides: dict[str, Any], insta
             return report
         key = register_source(path, instance)
         run_id = str(uuid.uuid4())
-        tags = {JOB_TAG: run_id, ORIGIN_TAG: "cli", REQUESTED_BY_TAG: requester(requested_by),
-                SOURCE_TAG: path.name, **({IDEMPOTENCY_TAG: idempotency_key} if idempotency_key else {})}
+        tags = {JOB_TAG: run_id, ORIGIN_TAG: "cli", REQUESTED_BY_TAG: requester(requested_by), SOURCE_TAG: path.name,
+                **({IDEMPOTENCY_TAG: idempotency_key, REQUEST_TAG: request} if idempotency_key else {})}
 
         def release_once_created() -> None:
             if instance.has_run(run_id):
@@ -409,24 +414,35 @@ class Intake:
     moved_to: Path
     key: str | None = None  # its dataset partition (None: rejected)
     new: bool = False  # a partition not seen before: it gets a run
+    stored: Path | None = None  # the exact bytes, kept in the artifact store at intake
     reason: str | None = None  # why it was rejected
 
 
-def take_from_inbox(path: Path, known_keys: set[str]) -> Intake:
+def take_from_inbox(path: Path, known_keys: set[str], layout: ArtifactLayout) -> Intake:
     """Validate a dropped file and move it out of the inbox: to rejected/ with its reason, or
-    to processed/ with its partition key (new only when its content is new)."""
+    to processed/ with its partition key (new only when its content is new). The exact bytes
+    of new content are kept in the artifact store now, so what the run reads can no longer
+    change, whatever happens to the inbox afterwards."""
     reason = unsupported_reason(path)
     if reason is None:
         try:
             read_filters_workbook(path)
-        except IntelliError as exc:
-            reason = str(exc)
+        except InvalidSourceError as exc:
+            reason = f"{path.name} cannot be used:\n" + "\n".join(f"  - {p}" for p in exc.problems)
         except OSError as exc:
-            reason = f"{path}: cannot be read ({exc.strerror or exc})"
+            reason = f"{path.name} cannot be read: {exc.strerror or exc}"
     if reason is not None:
         return Intake(path.name, move_rejected(path, reason), reason=reason)
-    key = partition_key_for(path.name, file_sha256(path), known_keys)
-    return Intake(path.name, move_processed(path), key=key, new=key not in known_keys)
+    sha = file_sha256(path)
+    key = partition_key_for(path.name, sha, known_keys)
+    stored = None
+    if key not in known_keys:
+        try:
+            stored = layout.store_raw(key, path, source_record(path, sha))
+        except IntelliError as exc:  # e.g. a full artifact store: say so, keep the file
+            reason = f"{path.name}: its bytes could not be kept for the run: {exc}"
+            return Intake(path.name, move_rejected(path, reason), reason=reason)
+    return Intake(path.name, move_processed(path), key=key, new=stored is not None, stored=stored)
 
 
 def file_owner(path: Path) -> str:
@@ -443,7 +459,7 @@ def inbox_run_request(intake: Intake, requested_by: str) -> dg.RunRequest:
     return dg.RunRequest(
         run_key=intake.key,  # one run per content, ever
         partition_key=intake.key,
-        run_config={"ops": {"raw_source": {"config": {"path": str(intake.moved_to)}}}},
+        run_config={"ops": {"raw_source": {"config": {"path": str(intake.stored)}}}},
         tags={JOB_TAG: str(uuid.uuid4()), ORIGIN_TAG: "sensor", REQUESTED_BY_TAG: requested_by,
               SOURCE_TAG: intake.name},
         asset_selection=[dg.AssetKey("raw_source"), dg.AssetKey("patent_dataset"),

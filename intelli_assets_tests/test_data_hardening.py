@@ -432,3 +432,12 @@ def test_tiny_shares_are_shown_as_below_a_tenth_of_a_percent():
     treemap = get_chart("cpc_treemap").run(ds, {}, Style()).figure.data[0]
     assert list(treemap.customdata) == ["100.0%", "&lt;0.1%"]
     assert "%{customdata}" in treemap.texttemplate and ":.1f" not in treemap.texttemplate
+
+
+def test_an_implausibly_large_count_is_rejected_at_validation(tmp_path):
+    """A count no export can hold (a typo, a wrong column) used to pass validation and then
+    fail the dataset's blocking check after the partition was added."""
+    path = countries_workbook(tmp_path / "huge.xlsx", [("CN", 12), ("US", 10**20)])
+    with pytest.raises(InvalidSourceError, match=r"implausible number of documents: row 3 has 100000000000000000000 "
+                                                 r"\(more than 1,000,000,000\)"):
+        read_filters_workbook(path)

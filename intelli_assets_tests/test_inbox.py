@@ -15,6 +15,7 @@ import dagster as dg
 import pytest
 
 from intelli_assets.dataset import file_sha256
+from intelli_assets.defs.common.resources import ArtifactStore
 from intelli_assets.defs.inbox.sensors import InboxFolder, inbox
 from intelli_assets.sample_workbook import write_sample_workbook
 from intelli_assets_tests.servers import dagster_dev, graphql, prepare_home
@@ -27,7 +28,8 @@ __all__ = ["restore_dagster_home"]  # the fixture, used here too
 
 def tick(instance: dg.DagsterInstance, folder: Path, cursor: str | None) -> dg.SensorResult:
     context = dg.build_sensor_context(instance=instance, cursor=cursor,
-                                      resources={"inbox_folder": InboxFolder(path=str(folder))})
+                                      resources={"inbox_folder": InboxFolder(path=str(folder)),
+                                                 "store": ArtifactStore(root=str(folder.parent / "artifacts"))})
     return inbox(context)
 
 
@@ -42,6 +44,8 @@ def test_the_sensor_reads_only_stable_files_and_sorts_every_file_it_reads(tmp_pa
     shutil.copyfile(box / "landscape.xlsx", box / "Landscape (copy).xlsx")  # same bytes
     write_sample_workbook(box / "other.xlsx", seed=11)
     (box / "broken.xlsx").write_text("not a workbook")
+    long_name = "Z" * 240 + ".xlsx"  # near the file system's limit: its reason file must still fit
+    (box / long_name).write_text("not a workbook either")
     (box / "notes.pdf").write_text("%PDF-1.4")
     for ignored in ("~$landscape.xlsx", ".hidden.xlsx", "download.xlsx.part", "half.xlsx.crdownload"):
         (box / ignored).write_text("in progress")
@@ -61,8 +65,14 @@ def test_the_sensor_reads_only_stable_files_and_sorts_every_file_it_reads(tmp_pa
         assert files_in(box) == sorted([
             ".hidden.xlsx", "download.xlsx.part", "growing.xlsx", "half.xlsx.crdownload", "processed/Landscape (copy).xlsx",
             "processed/landscape.xlsx", "processed/other.xlsx", "rejected/broken.xlsx", "rejected/broken.xlsx.reason.txt",
-            "rejected/notes.pdf", "rejected/notes.pdf.reason.txt", "~$landscape.xlsx"])
+            "rejected/notes.pdf", "rejected/notes.pdf.reason.txt", "~$landscape.xlsx",
+            *[f"rejected/{p.name}" for p in (box / "rejected").glob("ZZZ*")]])
         assert "not an Excel workbook" in (box / "rejected" / "broken.xlsx.reason.txt").read_text()
+        (long_reason,) = (box / "rejected").glob("ZZZ*.reason.txt")
+        assert long_reason.read_text().startswith(long_name + " cannot be used:")
+        stored = Path(request.run_config["ops"]["raw_source"]["config"]["path"])
+        assert stored.parent == box.parent / "artifacts" / request.partition_key / "raw"  # kept at intake
+        assert stored.read_bytes() == (box / "processed" / f"{stored.name}").read_bytes()
         assert "unsupported file type '.pdf'" in (box / "rejected" / "notes.pdf.reason.txt").read_text()
         instance.add_dynamic_partitions("datasets", keys)  # what the daemon does with the result
 

@@ -10,7 +10,13 @@ import dagster as dg
 
 from intelli_assets.dataset import file_sha256, partition_key_for
 from intelli_assets_tests.test_cli import intelli
-from intelli_assets_tests.test_run_hardening import charts_materialized, open_home, restore_dagster_home, start_intelli
+from intelli_assets_tests.test_run_hardening import (
+    charts_materialized,
+    charts_on_disk,
+    open_home,
+    restore_dagster_home,
+    start_intelli,
+)
 from intelli_assets_tests.waiting import wait_for
 
 __all__ = ["restore_dagster_home"]  # the fixture, used here too
@@ -72,6 +78,9 @@ def test_the_same_idempotency_key_twice_is_one_job(tmp_path, sample_workbook):
     other = json.loads(intelli("run", str(sample_workbook), "--charts", "patent_evolution", "--json",
                                "--idempotency-key", "another", home=home).stdout)
     assert other["job"] != again["job"]
+    changed = intelli("run", str(sample_workbook), "--charts", "patent_evolution", "--set", "language=en",
+                      "--idempotency-key", "board-2026-11", home=home)  # the same key for another request
+    assert changed.returncode == 2 and f"already used by job {reports[0]['job']}" in changed.stderr
 
 
 def run_in_background(home: Path, workbook: Path) -> tuple:
@@ -100,6 +109,7 @@ def test_cancel_one_chart_mid_run_the_others_finish(tmp_path, sample_workbook):
     assert report["charts"]["patent_forecast"]["status"] == "cancelled"
     others = {k: c["status"] for k, c in report["charts"].items() if k != "patent_forecast"}
     assert set(others.values()) == {"success"} and len(others) == 7
+    assert charts_on_disk(home, report["partition"]) == set(others)  # its result was dropped
     events = [json.loads(line) for line in intelli("events", job, "--json", home=home).stdout.splitlines()]
     assert any(e["kind"] == "CHART_CANCELLED" and "patent_forecast" in e["message"] for e in events)
     again = intelli("cancel", job, "--chart", "patent_forecast", home=home)
@@ -121,6 +131,8 @@ def test_cancel_a_job_mid_run_keeps_what_finished(tmp_path, sample_workbook):
     for chart in job_state["charts"].values():
         for path in chart["files"].values():
             assert Path(path).is_file()
+    done = {key for key, chart in job_state["charts"].items() if chart["status"] == "success"}
+    assert charts_on_disk(home, job_state["partition"]) == done
     with open_home(home) as instance:
         assert instance.get_run_by_id(report["run_id"]).status == dg.DagsterRunStatus.CANCELED
 
@@ -134,7 +146,8 @@ def test_audit_lists_every_materialization_and_names_a_changed_or_missing_file(t
     audit = intelli("audit", first["partition"], "--json", home=home)
     assert audit.returncode == 0, audit.stderr
     trail = json.loads(audit.stdout)
-    assert trail["intact"] and len(trail["materializations"]) == 3
+    assert trail["intact"] and len(trail["materializations"]) == 5  # two raw_source, three charts
+    assert [m["chart"] for m in trail["materializations"]].count("raw_source") == 2
     newest = trail["materializations"][-1]
     assert (newest["chart"], newest["requested_by"], newest["origin"]) == ("cpc_treemap", "ana", "cli")
     assert newest["params"]["params"] == {"num_groups": 5}
@@ -145,10 +158,13 @@ def test_audit_lists_every_materialization_and_names_a_changed_or_missing_file(t
     changed.write_text(changed.read_text().replace("</svg>", "<!-- edited --></svg>"))
     missing = Path(again["charts"]["cpc_treemap"]["files"]["png"])
     missing.unlink()
+    raw = next((home / "artifacts" / first["partition"] / "raw").glob("*.xlsx"))
+    raw.write_bytes(raw.read_bytes() + b"tampered")
     audit = intelli("audit", first["partition"], home=home)
     assert audit.returncode == 1
     assert f"changed: {changed}" in audit.stderr and f"missing: {missing}" in audit.stderr
-    assert "3 materializations; 2 file(s) changed or missing" in audit.stdout
+    assert f"changed: {raw}" in audit.stderr
+    assert "5 materializations; 3 file(s) changed or missing" in audit.stdout  # the input once: its latest record
 
 
 def test_status_of_an_unknown_job_is_a_clear_error(tmp_path):

@@ -9,6 +9,7 @@ import argparse
 import json
 import logging
 import os
+import signal
 import sys
 import warnings
 from pathlib import Path
@@ -111,6 +112,10 @@ def cmd_ui(args: argparse.Namespace) -> int:
     dagster = Path(sys.executable).parent / "dagster"  # the venv's, even when it is not activated
     argv = [str(dagster), "dev", "-w", str(workspace), "-h", "127.0.0.1", "-p", str(args.port)]
     os.chdir(os.environ["DAGSTER_HOME"])  # else dagster warns about the project's own dagster.yaml
+    # a shell's background job starts with Ctrl-C ignored, and dagster dev then ignores SIGTERM
+    # too (it maps SIGTERM to its SIGINT handler): give it the default handlers
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, signal.SIG_DFL)
     os.execv(argv[0], argv)
     return EXIT_FAILED  # not reached
 
@@ -170,6 +175,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         _err("interrupted")
         return 130
+    except BrokenPipeError:  # piped into `head`: the reader has what it wanted
+        return EXIT_OK
 
 
 def entrypoint() -> None:
@@ -177,8 +184,11 @@ def entrypoint() -> None:
     pandas, statsmodels and Dagster takes ~0.8 s and nothing needs it: every file is written
     atomically and closed, the instance's SQLite connections are closed after each use."""
     code = main()
-    sys.stdout.flush()
-    sys.stderr.flush()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BrokenPipeError:  # `intelli status … | head`: the reader left, nothing to report
+        pass
     os._exit(code)
 
 

@@ -23,7 +23,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     job = load_job(instance, args.job)
     events, _ = job_events(instance, job.job_id)
     if args.json:
-        print_json({**job.to_dict(), "last_events": [e.to_dict() for e in events[-args.events:]]})
+        recent = events[-args.events:] if args.events > 0 else []
+        print_json({**job.to_dict(), "last_events": [e.to_dict() for e in recent]})
         return EXIT_OK
     print(f"job {job.job_id} · {job.status} · partition {job.partition} · from {job.origin}"
           + (f" by {job.requested_by}" if job.requested_by else "")
@@ -36,9 +37,10 @@ def cmd_status(args: argparse.Namespace) -> int:
             print(f"      {name:<10} {path}")
         if state.error:
             print(f"      error: {state.error}")
-    if events:
+    recent = events[-args.events:] if args.events > 0 else []
+    if recent:
         print("  last events:")
-        for event in events[-args.events:]:
+        for event in recent:
             print(f"    {event.line()}")
     return EXIT_OK
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 import time
 import traceback
 from collections import deque
@@ -25,7 +26,7 @@ from intelli_assets.charts import CHARTS, Chart
 from intelli_assets.dataset import Dataset
 from intelli_assets.defs.charts.resources import ChartRenderer
 from intelli_assets.defs.runs.tags import cancelled_charts
-from intelli_assets.errors import IntelliError
+from intelli_assets.errors import IntelliError, StorageError
 from intelli_assets.forecast_worker import Forecaster
 from intelli_assets.rendering import figure_html
 from intelli_assets.style import Style
@@ -42,18 +43,41 @@ class PendingChart:
     chart: Chart
     settings: dict
     folder: Path
-    files: dict[str, dict]  # format -> {"path", "sha256", "bytes"}
+    files: dict[str, dict]  # format -> {"path", "sha256", "bytes"} (+ "staged" until published)
     build_ms: float
     images: Future
     submitted: float
     rendered: list[float] = field(default_factory=list)  # set by the future's callback
 
 
-def write_file(path: Path, data: bytes | str) -> dict:
-    """Write atomically; what the audit trail records of the file."""
+def stage_file(path: Path, data: bytes | str) -> dict:
+    """Write a chart file beside its final place (`.NAME.staged-PID`); `publish` moves it into
+    place when the whole chart is done, `discard` removes it otherwise: a chart that fails or
+    is cancelled leaves no file, and never disturbs the files of an earlier materialization
+    with the same settings. Returns what the audit trail records of the file."""
     raw = data.encode("utf-8") if isinstance(data, str) else data
-    write_atomic(path, raw)
-    return {"path": str(path), "sha256": hashlib.sha256(raw).hexdigest(), "bytes": len(raw)}
+    staged = write_atomic(path.with_name(f".{path.name}.staged-{os.getpid()}"), raw)
+    return {"path": str(path), "sha256": hashlib.sha256(raw).hexdigest(), "bytes": len(raw), "staged": staged}
+
+
+def publish(pending: PendingChart) -> None:
+    for info in pending.files.values():
+        staged = info.pop("staged", None)
+        if staged is not None:
+            try:
+                staged.replace(info["path"])
+            except OSError as exc:
+                raise StorageError(info["path"], exc) from None
+
+
+def discard(pending: PendingChart) -> None:
+    for info in pending.files.values():
+        if info.get("staged") is not None:
+            info["staged"].unlink(missing_ok=True)
+    try:
+        pending.folder.rmdir()  # only if nothing else is in it
+    except OSError:
+        pass
 
 
 class ChartsStep:
@@ -107,11 +131,16 @@ class ChartsStep:
                                submitted=built)
         images.add_done_callback(lambda _f: pending.rendered.append(time.perf_counter()))
         self.report(key, "drawing", 50)
-        if "html" in formats:
-            pending.files["html"] = write_file(folder / "chart.html", figure_html(chart.figure))
-        pending.files["chart_data"] = write_file(folder / "chart_data.json",
-                                                 json.dumps(chart.chart_data, indent=2, ensure_ascii=False))
-        pending.files["settings"] = write_file(folder / "settings.json", json.dumps(chart_settings, indent=2))
+        try:
+            if "html" in formats:
+                pending.files["html"] = stage_file(folder / "chart.html", figure_html(chart.figure))
+            pending.files["chart_data"] = stage_file(folder / "chart_data.json",
+                                                     json.dumps(chart.chart_data, indent=2, ensure_ascii=False))
+            pending.files["settings"] = stage_file(folder / "settings.json", json.dumps(chart_settings, indent=2))
+        except BaseException:
+            images.cancel()
+            discard(pending)
+            raise
         return pending
 
     def finish(self, pending: PendingChart) -> Iterator[dg.MaterializeResult]:
@@ -119,15 +148,18 @@ class ChartsStep:
         try:
             images = pending.images.result()
         except Exception as exc:  # noqa: BLE001 - a render error belongs to this chart only
+            discard(pending)
             self.fail(pending.key, f"rendering failed: {exc}", exc)
             return
         done = pending.rendered[0] if pending.rendered else time.perf_counter()
         render_ms, self.last_done = (done - max(pending.submitted, self.last_done)) * 1000, done
-        try:  # e.g. the disk is full: this chart fails, its partial files are gone
+        try:  # e.g. the disk is full: this chart fails, and leaves no file
             for fmt in ("png", "svg"):
                 if fmt in images:
-                    pending.files[fmt] = write_file(pending.folder / f"chart.{fmt}", images[fmt])
+                    pending.files[fmt] = stage_file(pending.folder / f"chart.{fmt}", images[fmt])
+            publish(pending)
         except IntelliError as exc:
+            discard(pending)
             self.fail(pending.key, str(exc), exc)
             return
         for warning in pending.chart.chart_data.get("warnings", []):
@@ -146,13 +178,24 @@ class ChartsStep:
                     yield from self.finish(pending)
                 else:
                     pending.images.cancel()
+                    discard(pending)
+            self.queue.clear()
             raise dg.DagsterExecutionInterruptedError("the run was cancelled")
         for pending in [p for p in self.queue if p.key in self.dropped]:
             self.queue.remove(pending)
             pending.images.cancel()
+            discard(pending)
             self.report(pending.key, "cancelled", 100)
 
     def run(self, keys: list[str], dataset: Dataset, settings: dict[str, Settings]) -> Iterator[dg.MaterializeResult]:
+        try:
+            yield from self.draw(keys, dataset, settings)
+        finally:  # interrupted or cancelled: what was not materialized leaves no file
+            for pending in self.queue:
+                pending.images.cancel()
+                discard(pending)
+
+    def draw(self, keys: list[str], dataset: Dataset, settings: dict[str, Settings]) -> Iterator[dg.MaterializeResult]:
         for key in keys:  # model fits start in their worker now, while the other charts are drawn
             if CHARTS[key].prefetch:
                 try:

@@ -7,6 +7,7 @@ import dagster as dg
 from pydantic import Field
 
 from intelli_assets.defs.common.partitions import datasets_partitions
+from intelli_assets.defs.common.resources import ArtifactStore
 from intelli_assets.defs.jobs import dataset_charts_job
 from intelli_assets.inbox import inbox_folder, scan
 from intelli_assets.launch import file_owner, inbox_run_request, take_from_inbox
@@ -25,7 +26,7 @@ class InboxFolder(dg.ConfigurableResource):
 
 
 @dg.sensor(job=dataset_charts_job, minimum_interval_seconds=5, default_status=dg.DefaultSensorStatus.RUNNING)
-def inbox(context: dg.SensorEvaluationContext, inbox_folder: InboxFolder) -> dg.SensorResult:
+def inbox(context: dg.SensorEvaluationContext, inbox_folder: InboxFolder, store: ArtifactStore) -> dg.SensorResult:
     """Picks up *.xlsx/*.csv exports once they are stable (same size and mtime on two ticks),
     skips hidden, lock and partial files, and moves each file it reads to processed/ or to
     rejected/ (with NAME.reason.txt). New content adds a dataset partition and requests one job
@@ -41,7 +42,12 @@ def inbox(context: dg.SensorEvaluationContext, inbox_folder: InboxFolder) -> dg.
     requests: list[dg.RunRequest] = []
     for path in stable[:MAX_FILES_PER_TICK]:
         owner = file_owner(path)
-        intake = take_from_inbox(path, known)
+        try:
+            intake = take_from_inbox(path, known, store.layout)
+        except Exception as exc:  # noqa: BLE001 - one file must never cost the others of the tick
+            context.log.error(f"{path.name}: could not be taken in ({type(exc).__name__}: {exc}); "
+                              "left in the inbox for the next tick")
+            continue
         if intake.reason:
             context.log.warning(f"rejected {intake.name} -> {intake.moved_to}: {intake.reason}")
         elif intake.new:

@@ -1,4 +1,4 @@
-"""What happened in a run, per step and per chart, read from its event log (the single source
+"""What went wrong in a run, per step and per chart, read from its event log (the single source
 of truth; nothing is stored twice)."""
 
 from __future__ import annotations
@@ -33,31 +33,4 @@ def step_failures(instance: dg.DagsterInstance, run_id: str) -> dict[str, str]:
         while error is not None and error.cause is not None and GENERIC_STEP_ERROR.match(error.message):
             error = error.cause
         out[record.step_key] = _readable(error.message) if error else "failed"
-    return out
-
-
-def chart_outcomes(instance: dg.DagsterInstance, run_id: str, charts: list[str]) -> dict[str, dict]:
-    """Per chart: success (with its files), failed (with the error), cancelled or skipped."""
-    materialized = {
-        tuple(r.asset_materialization.asset_key.path): r.asset_materialization.metadata
-        for r in instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION)
-    }
-    failed = step_failures(instance, run_id)
-    run = instance.get_run_by_id(run_id)
-    cancelled = run is not None and run.status in (dg.DagsterRunStatus.CANCELED, dg.DagsterRunStatus.CANCELING)
-    out = {}
-    for key in charts:
-        meta = materialized.get(("charts", key))
-        if meta is not None:
-            files = {fmt: meta[f"{fmt}_path"].value for fmt in ("png", "svg", "html", "chart_data")
-                     if f"{fmt}_path" in meta}
-            out[key] = {"status": "success", "files": files}
-        elif cancelled:
-            out[key] = {"status": "cancelled", "error": "the run was cancelled before this chart was done",
-                        "files": {}}
-        elif f"charts/{key}" in failed or "charts" in failed:
-            out[key] = {"status": "failed", "error": failed.get(f"charts/{key}") or failed["charts"], "files": {}}
-        else:
-            upstream = "; ".join(failed.values()) or "an upstream step or blocking check failed"
-            out[key] = {"status": "skipped", "error": f"not run: {upstream}", "files": {}}
     return out

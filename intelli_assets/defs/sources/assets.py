@@ -1,11 +1,11 @@
 """raw_source: the immutable copy of each input file."""
 
-import datetime as dt
 from pathlib import Path
 
 import dagster as dg
 from pydantic import Field
 
+from intelli_assets.artifacts import source_record
 from intelli_assets.dataset import file_sha256, key_matches_content, partition_key_for
 from intelli_assets.defs.common.partitions import datasets_partitions
 from intelli_assets.defs.common.resources import ArtifactStore
@@ -45,14 +45,7 @@ def raw_source(context: dg.AssetExecutionContext, config: RawSourceConfig, store
                 f"partition's {key!r}; add a partition for it (intelli run does) instead of overwriting "
                 "another dataset"
             )
-        info = {
-            "source_type": "espacenet_excel",
-            "original_name": source.name,
-            "original_path": str(source),
-            "size_bytes": source.stat().st_size,
-            "sha256": sha,
-            "ingested_at": dt.datetime.now(dt.UTC).isoformat(),
-        }
+        info = source_record(source, sha)
         try:
             stored = layout.store_raw(key, source, info)
         except IntelliError as exc:  # read-only or full artifact store: say where and why
