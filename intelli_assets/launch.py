@@ -7,6 +7,7 @@ nothing from `defs/`.
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import getpass
 import os
@@ -47,6 +48,7 @@ from intelli_assets.inbox import move_processed, move_rejected, unsupported_reas
 from intelli_assets.jobs import find_by_idempotency_key, load_job
 from intelli_assets.rendering import FigureRenderer
 from intelli_assets.stop_signals import run_cancellable
+from intelli_assets.style import Style
 
 INSTANCE_TEMPLATE = Path(__file__).resolve().parent / "dagster.yaml"
 POOL_LIMITS = {"ingestion_io": 4, "charts_cpu": 2, "ai": 2}  # the old backend's Celery queue sizes
@@ -157,12 +159,16 @@ def chart_run_config(charts: list[str], overrides: dict[str, Any]) -> dict:
         first = exc.errors()[0]
         where = ".".join(map(str, first["loc"]))
         raise ChartParamError(f"setting {where}={first.get('input')!r}: {first['msg']}") from None
+    dumped = typed.model_dump(mode="json")
+    try:  # the shared style first: its errors belong to no chart in particular
+        Style(**{f.name: dumped[f.name] for f in dataclasses.fields(Style)})
+    except IntelliError as exc:
+        raise ChartParamError(str(exc)) from None
     for key in charts:
         try:
             validated_settings(get_chart(key), typed)
         except IntelliError as exc:
             raise ChartParamError(f"chart {key!r}: {exc}") from None
-    dumped = typed.model_dump(mode="json")
     config = {k: dumped[k] for k in config if k in shared} | {
         key: {p: dumped[key][p] for p in section} for key, section in config.items() if key not in shared}
     return {"charts": {"config": config}}
