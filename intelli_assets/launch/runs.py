@@ -1,17 +1,12 @@
-"""Starting work: open the instance, register a source, build the run config, execute or
-request the run.
-
-The CLI (`intelli run`, `retry`) and the inbox sensor go through this module; the CLI imports
-nothing from `defs/`.
+"""Executing the main job in this process for `intelli run` and `intelli retry`, and reporting it
+as a job (the same rule as `intelli status`).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import fcntl
 import getpass
 import os
-import shutil
 import sys
 import threading
 import time
@@ -23,15 +18,13 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-from pydantic import ValidationError
 
-from intelli_assets.artifacts import ArtifactLayout, instance_home, params_hash, source_record
-from intelli_assets.charts import CHARTS, get_chart
+from intelli_assets.artifacts import instance_home, params_hash
+from intelli_assets.charts import CHARTS
 from intelli_assets.dataset import file_sha256, partition_key_for
-from intelli_assets.defs.charts.assets import ChartsConfig, ChartStyleConfig, validated_settings
 from intelli_assets.defs.common.partitions import DATASETS_PARTITIONS_NAME
 from intelli_assets.defs.jobs import MAIN_JOB_NAME
-from intelli_assets.defs.runs.ownership import fail_orphaned_runs, owner_tags
+from intelli_assets.defs.runs.ownership import owner_tags
 from intelli_assets.defs.runs.status import step_failures
 from intelli_assets.defs.runs.tags import (
     IDEMPOTENCY_TAG,
@@ -42,139 +35,13 @@ from intelli_assets.defs.runs.tags import (
     RETRY_OF_TAG,
     SOURCE_TAG,
 )
-from intelli_assets.errors import ChartParamError, IntelliError, InvalidSourceError
+from intelli_assets.errors import ChartParamError, IntelliError
 from intelli_assets.espacenet import read_filters_workbook
-from intelli_assets.inbox import move_processed, move_rejected, unsupported_reason
 from intelli_assets.jobs import find_by_idempotency_key, load_job
+from intelli_assets.launch.config import chart_run_config
 from intelli_assets.rendering import FigureRenderer
 from intelli_assets.stop_signals import run_cancellable
-from intelli_assets.style import Style
 
-INSTANCE_TEMPLATE = Path(__file__).resolve().parent / "dagster.yaml"
-POOL_LIMITS = {"ingestion_io": 4, "charts_cpu": 2, "ai": 2}  # the old backend's Celery queue sizes
-LIST_FIELDS = {"formats"}
-
-
-# --- the instance -------------------------------------------------------------------------------
-
-def prepare_home() -> Path:
-    """Make $DAGSTER_HOME exist (default ./.dagster_home) with our dagster.yaml in it."""
-    home = instance_home()
-    home.mkdir(parents=True, exist_ok=True)
-    os.environ["DAGSTER_HOME"] = str(home)
-    config = home / "dagster.yaml"
-    if not config.exists():  # written whole, then renamed: a racing process never reads half of it
-        tmp = home / f".dagster.yaml.tmp-{os.getpid()}"
-        shutil.copyfile(INSTANCE_TEMPLATE, tmp)
-        tmp.replace(config)
-    return home
-
-
-@contextmanager
-def setup_lock(home: Path) -> Iterator[None]:
-    """One process at a time sets up an instance: two first runs on a new home would both
-    create the SQLite tables and pool rows, and one of them crash."""
-    with open(home / ".intelli-setup.lock", "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-
-
-def ensure_pool_limits(instance: dg.DagsterInstance) -> list[str]:
-    """Per-pool limits live in the instance's storage, not dagster.yaml: set missing ones
-    (limits an operator changed are kept). Returns the pools it set."""
-    storage = instance.event_log_storage
-    missing = [pool for pool in POOL_LIMITS if pool not in storage.get_concurrency_keys()]
-    for pool in missing:
-        storage.set_concurrency_slots(pool, POOL_LIMITS[pool])
-    return missing
-
-
-def open_instance() -> dg.DagsterInstance:
-    """The instance in $DAGSTER_HOME, set up (tables, pool limits) under a lock, with the runs
-    of dead `intelli` processes marked failed so they hold no pool slot."""
-    home = prepare_home()
-    with setup_lock(home):
-        instance = dg.DagsterInstance.get()
-        instance.get_runs(limit=1)  # run storage, event index and schedule tables, created now
-        instance.all_instigator_state()
-        ensure_pool_limits(instance)
-        fail_orphaned_runs(instance)
-    return instance
-
-
-# --- settings -> run config ---------------------------------------------------------------------
-
-def parse_overrides(pairs: list[str]) -> dict[str, Any]:
-    """`key=value` pairs as text (the config classes convert them: '15' -> 15, 'false' -> False);
-    'null' or 'none' unsets an optional setting, and list settings take commas."""
-    out: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, raw = pair.partition("=")
-        if not sep or not key.strip():
-            raise ChartParamError(f"--set expects key=value, got {pair!r}")
-        key, raw = key.strip(), raw.strip()
-        if key in LIST_FIELDS:
-            out[key] = [v.strip() for v in raw.split(",") if v.strip()]
-        else:
-            out[key] = None if raw.lower() in ("null", "none") else raw
-    return out
-
-
-def select_charts(spec: str) -> list[str]:
-    if spec.strip() == "all":
-        return list(CHARTS)
-    keys = [k.strip() for k in spec.split(",") if k.strip()]
-    for key in keys:
-        get_chart(key)
-    if not keys:
-        raise ChartParamError("--charts needs 'all' or a comma-separated list of chart keys")
-    return list(dict.fromkeys(keys))
-
-
-def chart_run_config(charts: list[str], overrides: dict[str, Any]) -> dict:
-    """Config of the `charts` step: style settings shared, chart parameters into the section of
-    every selected chart that has them; each key must apply somewhere. Validates everything
-    (style and params) now, so bad input fails before any partition or run."""
-    shared = set(ChartStyleConfig.model_fields)
-    config: dict[str, Any] = {k: v for k, v in overrides.items() if k in shared}
-    used = set(config)
-    for key in charts:
-        section = {p.name: overrides[p.name] for p in get_chart(key).params if p.name in overrides}
-        used |= set(section)
-        if section:
-            config[key] = section
-    unknown = sorted(set(overrides) - used)
-    if unknown:
-        params = sorted({p.name for k in charts for p in get_chart(k).params})
-        raise ChartParamError(
-            f"unknown setting(s) {', '.join(unknown)} for the selected charts; "
-            f"style settings: {', '.join(sorted(shared))}; chart parameters: {', '.join(params) or 'none'}"
-        )
-    try:
-        typed = ChartsConfig(**config)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(map(str, first["loc"]))
-        raise ChartParamError(f"setting {where}={first.get('input')!r}: {first['msg']}") from None
-    dumped = typed.model_dump(mode="json")
-    try:  # the shared style first: its errors belong to no chart in particular
-        Style(**{f.name: dumped[f.name] for f in dataclasses.fields(Style)})
-    except IntelliError as exc:
-        raise ChartParamError(str(exc)) from None
-    for key in charts:
-        try:
-            validated_settings(get_chart(key), typed)
-        except IntelliError as exc:
-            raise ChartParamError(f"chart {key!r}: {exc}") from None
-    config = {k: dumped[k] for k in config if k in shared} | {
-        key: {p: dumped[key][p] for p in section} for key, section in config.items() if key not in shared}
-    return {"charts": {"config": config}}
-
-
-# --- running ------------------------------------------------------------------------------------
 
 @dataclass
 class RunReport:
@@ -243,11 +110,11 @@ def mark_canceling(instance: dg.DagsterInstance, run_id: str, signum: int) -> bo
     return True
 
 
-def register_source(path: Path, instance: dg.DagsterInstance) -> str:
+def register_source(path: Path, instance: dg.DagsterInstance, sha256: str | None = None) -> str:
     """The partition of a (validated) source: its content decides, so the same bytes under any
     name are one dataset. Adds the partition when it is new."""
     existing = instance.get_dynamic_partitions(DATASETS_PARTITIONS_NAME)
-    key = partition_key_for(path.name, file_sha256(path), existing)
+    key = partition_key_for(path.name, sha256 or file_sha256(path), existing)
     if key not in existing:
         instance.add_dynamic_partitions(DATASETS_PARTITIONS_NAME, [key])
     return key
@@ -359,7 +226,7 @@ def run_workbook(path: Path, charts: list[str], overrides: dict[str, Any], insta
             report = report_of_job(instance, existing)
             report.existing = True
             return report
-        key = register_source(path, instance)
+        key = register_source(path, instance, sha)
         run_id = str(uuid.uuid4())
         tags = {JOB_TAG: run_id, ORIGIN_TAG: "cli", REQUESTED_BY_TAG: requester(requested_by), SOURCE_TAG: path.name,
                 **({IDEMPOTENCY_TAG: idempotency_key, REQUEST_TAG: request} if idempotency_key else {})}
@@ -408,66 +275,3 @@ def print_report(report: RunReport, stream=sys.stdout) -> None:
             print(f"      {fmt:<10} {path}", file=stream)
         if chart.get("error"):
             print(f"      error: {chart['error']}", file=stream)
-
-
-# --- the inbox -----------------------------------------------------------------------------------
-
-@dataclass
-class Intake:
-    """What became of one stable inbox file."""
-
-    name: str
-    moved_to: Path
-    key: str | None = None  # its dataset partition (None: rejected)
-    new: bool = False  # a partition not seen before: it gets a run
-    stored: Path | None = None  # the exact bytes, kept in the artifact store at intake
-    reason: str | None = None  # why it was rejected
-
-
-def take_from_inbox(path: Path, known_keys: set[str], layout: ArtifactLayout) -> Intake:
-    """Validate a dropped file and move it out of the inbox: to rejected/ with its reason, or
-    to processed/ with its partition key (new only when its content is new). The exact bytes
-    of new content are kept in the artifact store now, so what the run reads can no longer
-    change, whatever happens to the inbox afterwards."""
-    reason = unsupported_reason(path)
-    if reason is None:
-        try:
-            read_filters_workbook(path)
-        except InvalidSourceError as exc:
-            reason = f"{path.name} cannot be used:\n" + "\n".join(f"  - {p}" for p in exc.problems)
-        except OSError as exc:
-            reason = f"{path.name} cannot be read: {exc.strerror or exc}"
-    if reason is not None:
-        return Intake(path.name, move_rejected(path, reason), reason=reason)
-    sha = file_sha256(path)
-    key = partition_key_for(path.name, sha, known_keys)
-    stored = None
-    if key not in known_keys:
-        try:
-            stored = layout.store_raw(key, path, source_record(path, sha))
-        except IntelliError as exc:  # e.g. a full artifact store: say so, keep the file
-            reason = f"{path.name}: its bytes could not be kept for the run: {exc}"
-            return Intake(path.name, move_rejected(path, reason), reason=reason)
-    return Intake(path.name, move_processed(path), key=key, new=stored is not None, stored=stored)
-
-
-def file_owner(path: Path) -> str:
-    try:
-        import pwd
-
-        return pwd.getpwuid(path.stat().st_uid).pw_name
-    except (ImportError, KeyError, OSError):
-        return "inbox"
-
-
-def inbox_run_request(intake: Intake, requested_by: str) -> dg.RunRequest:
-    """One job for a new dataset from the inbox: source -> dataset -> every chart, default settings."""
-    return dg.RunRequest(
-        run_key=intake.key,  # one run per content, ever
-        partition_key=intake.key,
-        run_config={"ops": {"raw_source": {"config": {"path": str(intake.stored)}}}},
-        tags={JOB_TAG: str(uuid.uuid4()), ORIGIN_TAG: "sensor", REQUESTED_BY_TAG: requested_by,
-              SOURCE_TAG: intake.name},
-        asset_selection=[dg.AssetKey("raw_source"), dg.AssetKey("patent_dataset"),
-                         *(dg.AssetKey(["charts", key]) for key in CHARTS)],
-    )

@@ -1,0 +1,84 @@
+"""Settings -> the `charts` step's run config, validated before any partition or run exists."""
+
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from pydantic import ValidationError
+
+from intelli_assets.charts import CHARTS, get_chart
+from intelli_assets.defs.charts.assets import ChartsConfig, ChartStyleConfig, validated_settings
+from intelli_assets.errors import ChartParamError, IntelliError
+from intelli_assets.style import Style
+
+LIST_FIELDS = {"formats"}
+
+
+
+def parse_overrides(pairs: list[str]) -> dict[str, Any]:
+    """`key=value` pairs as text (the config classes convert them: '15' -> 15, 'false' -> False);
+    'null' or 'none' unsets an optional setting, and list settings take commas."""
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key.strip():
+            raise ChartParamError(f"--set expects key=value, got {pair!r}")
+        key, raw = key.strip(), raw.strip()
+        if key in LIST_FIELDS:
+            out[key] = [v.strip() for v in raw.split(",") if v.strip()]
+        else:
+            out[key] = None if raw.lower() in ("null", "none") else raw
+    return out
+
+
+def select_charts(spec: str) -> list[str]:
+    if spec.strip() == "all":
+        return list(CHARTS)
+    keys = [k.strip() for k in spec.split(",") if k.strip()]
+    for key in keys:
+        get_chart(key)
+    if not keys:
+        raise ChartParamError("--charts needs 'all' or a comma-separated list of chart keys")
+    return list(dict.fromkeys(keys))
+
+
+def chart_run_config(charts: list[str], overrides: dict[str, Any]) -> dict:
+    """Config of the `charts` step: style settings shared, chart parameters into the section of
+    every selected chart that has them; each key must apply somewhere. Validates everything
+    (style and params) now, so bad input fails before any partition or run."""
+    shared = set(ChartStyleConfig.model_fields)
+    config: dict[str, Any] = {k: v for k, v in overrides.items() if k in shared}
+    used = set(config)
+    for key in charts:
+        section = {p.name: overrides[p.name] for p in get_chart(key).params if p.name in overrides}
+        used |= set(section)
+        if section:
+            config[key] = section
+    unknown = sorted(set(overrides) - used)
+    if unknown:
+        params = sorted({p.name for k in charts for p in get_chart(k).params})
+        raise ChartParamError(
+            f"unknown setting(s) {', '.join(unknown)} for the selected charts; "
+            f"style settings: {', '.join(sorted(shared))}; chart parameters: {', '.join(params) or 'none'}"
+        )
+    try:
+        typed = ChartsConfig(**config)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(map(str, first["loc"]))
+        raise ChartParamError(f"setting {where}={first.get('input')!r}: {first['msg']}") from None
+    dumped = typed.model_dump(mode="json")
+    try:  # the shared style first: its errors belong to no chart in particular
+        Style(**{f.name: dumped[f.name] for f in dataclasses.fields(Style)})
+    except IntelliError as exc:
+        raise ChartParamError(str(exc)) from None
+    for key in charts:
+        try:
+            validated_settings(get_chart(key), typed)
+        except IntelliError as exc:
+            raise ChartParamError(f"chart {key!r}: {exc}") from None
+    config = {k: dumped[k] for k in config if k in shared} | {
+        key: {p: dumped[key][p] for p in section} for key, section in config.items() if key not in shared}
+    return {"charts": {"config": config}}

@@ -1,0 +1,68 @@
+"""Opening the instance: $DAGSTER_HOME set up once (under a lock), pool limits, dead runs failed."""
+
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import dagster as dg
+
+from intelli_assets.artifacts import instance_home
+from intelli_assets.defs.runs.ownership import fail_orphaned_runs
+
+INSTANCE_TEMPLATE = Path(__file__).resolve().parent.parent / "dagster.yaml"
+POOL_LIMITS = {"ingestion_io": 4, "charts_cpu": 2, "ai": 2}  # the old backend's Celery queue sizes
+
+
+
+def prepare_home() -> Path:
+    """Make $DAGSTER_HOME exist (default ./.dagster_home) with our dagster.yaml in it."""
+    home = instance_home()
+    home.mkdir(parents=True, exist_ok=True)
+    os.environ["DAGSTER_HOME"] = str(home)
+    config = home / "dagster.yaml"
+    if not config.exists():  # written whole, then renamed: a racing process never reads half of it
+        tmp = home / f".dagster.yaml.tmp-{os.getpid()}"
+        shutil.copyfile(INSTANCE_TEMPLATE, tmp)
+        tmp.replace(config)
+    return home
+
+
+@contextmanager
+def setup_lock(home: Path) -> Iterator[None]:
+    """One process at a time sets up an instance: two first runs on a new home would both
+    create the SQLite tables and pool rows, and one of them crash."""
+    with open(home / ".intelli-setup.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def ensure_pool_limits(instance: dg.DagsterInstance) -> list[str]:
+    """Per-pool limits live in the instance's storage, not dagster.yaml: set missing ones
+    (limits an operator changed are kept). Returns the pools it set."""
+    storage = instance.event_log_storage
+    missing = [pool for pool in POOL_LIMITS if pool not in storage.get_concurrency_keys()]
+    for pool in missing:
+        storage.set_concurrency_slots(pool, POOL_LIMITS[pool])
+    return missing
+
+
+def open_instance() -> dg.DagsterInstance:
+    """The instance in $DAGSTER_HOME, set up (tables, pool limits) under a lock, with the runs
+    of dead `intelli` processes marked failed so they hold no pool slot."""
+    home = prepare_home()
+    with setup_lock(home):
+        instance = dg.DagsterInstance.get()
+        instance.get_runs(limit=1)  # run storage, event index and schedule tables, created now
+        instance.all_instigator_state()
+        ensure_pool_limits(instance)
+        fail_orphaned_runs(instance)
+    return instance

@@ -1,0 +1,84 @@
+"""Taking files from the inbox: validate, keep the exact bytes, request one job per new dataset."""
+
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+
+from intelli_assets.artifacts import ArtifactLayout, source_record
+from intelli_assets.charts import CHARTS
+from intelli_assets.dataset import file_sha256, partition_key_for
+from intelli_assets.defs.runs.tags import (
+    JOB_TAG,
+    ORIGIN_TAG,
+    REQUESTED_BY_TAG,
+    SOURCE_TAG,
+)
+from intelli_assets.errors import IntelliError, InvalidSourceError
+from intelli_assets.espacenet import read_filters_workbook
+from intelli_assets.inbox import move_processed, move_rejected, unsupported_reason
+
+
+@dataclass
+class Intake:
+    """What became of one stable inbox file."""
+
+    name: str
+    moved_to: Path
+    key: str | None = None  # its dataset partition (None: rejected)
+    new: bool = False  # a partition not seen before: it gets a run
+    stored: Path | None = None  # the exact bytes, kept in the artifact store at intake
+    reason: str | None = None  # why it was rejected
+
+
+def take_from_inbox(path: Path, known_keys: set[str], layout: ArtifactLayout) -> Intake:
+    """Validate a dropped file and move it out of the inbox: to rejected/ with its reason, or
+    to processed/ with its partition key (new only when its content is new). The exact bytes
+    of new content are kept in the artifact store now, so what the run reads can no longer
+    change, whatever happens to the inbox afterwards."""
+    reason = unsupported_reason(path)
+    if reason is None:
+        try:
+            read_filters_workbook(path)
+        except InvalidSourceError as exc:
+            reason = f"{path.name} cannot be used:\n" + "\n".join(f"  - {p}" for p in exc.problems)
+        except OSError as exc:
+            reason = f"{path.name} cannot be read: {exc.strerror or exc}"
+    if reason is not None:
+        return Intake(path.name, move_rejected(path, reason), reason=reason)
+    sha = file_sha256(path)
+    key = partition_key_for(path.name, sha, known_keys)
+    stored = None
+    if key not in known_keys:
+        try:
+            stored = layout.store_raw(key, path, source_record(path, sha))
+        except IntelliError as exc:  # e.g. a full artifact store: say so, keep the file
+            reason = f"{path.name}: its bytes could not be kept for the run: {exc}"
+            return Intake(path.name, move_rejected(path, reason), reason=reason)
+    return Intake(path.name, move_processed(path), key=key, new=stored is not None, stored=stored)
+
+
+def file_owner(path: Path) -> str:
+    try:
+        import pwd
+
+        return pwd.getpwuid(path.stat().st_uid).pw_name
+    except (ImportError, KeyError, OSError):
+        return "inbox"
+
+
+def inbox_run_request(intake: Intake, requested_by: str) -> dg.RunRequest:
+    """One job for a new dataset from the inbox: source -> dataset -> every chart, default settings."""
+    return dg.RunRequest(
+        run_key=intake.key,  # one run per content, ever
+        partition_key=intake.key,
+        run_config={"ops": {"raw_source": {"config": {"path": str(intake.stored)}}}},
+        tags={JOB_TAG: str(uuid.uuid4()), ORIGIN_TAG: "sensor", REQUESTED_BY_TAG: requested_by,
+              SOURCE_TAG: intake.name},
+        asset_selection=[dg.AssetKey("raw_source"), dg.AssetKey("patent_dataset"),
+                         *(dg.AssetKey(["charts", key]) for key in CHARTS)],
+    )
