@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import struct
 import subprocess
@@ -276,3 +277,25 @@ def test_html_is_self_contained_and_draws_the_chart_offline(key, sample_dataset,
         wait_for(drawn, timeout=30, message="the chart's HTML drew no trace")
     finally:
         browser.close()
+
+
+def test_folders_left_by_a_killed_run_are_removed_by_the_next_browser(tmp_path):
+    """A run killed with SIGKILL leaves its Chromium profile and render page behind (a few MB
+    each); the next renderer removes the ones whose process is gone, and no one else's."""
+    import tempfile
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    base = Path(tempfile.gettempdir())
+    stale = [base / f"intelli-chromium-{gone.pid}-test", base / f"intelli-render-{gone.pid}-test"]
+    alive = base / f"intelli-chromium-{os.getpid()}-test-alive"  # this process: still in use
+    for folder in (*stale, alive):
+        folder.mkdir(exist_ok=True)
+        (folder / "Preferences").write_text("{}")
+    try:
+        with FigureRenderer() as r:
+            r.render(go.Figure(go.Bar(x=["a"], y=[1])), ["svg"])
+        assert not any(folder.exists() for folder in stale)
+        assert alive.exists()
+    finally:
+        shutil.rmtree(alive, ignore_errors=True)

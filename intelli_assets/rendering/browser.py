@@ -63,6 +63,27 @@ PAGE_GONE_EVENTS = {
 }
 
 
+def owned_tempdir(prefix: str) -> str:
+    """A new temporary folder named after this process (`<prefix><pid>-…`), after removing
+    the ones whose process is gone: a run killed with SIGKILL cannot clean up after itself,
+    and each Chromium profile left behind is a few MB."""
+    for stale in Path(tempfile.gettempdir()).glob(f"{prefix}*-*"):
+        pid = stale.name[len(prefix):].split("-", 1)[0]
+        if pid.isdigit() and not process_exists(int(pid)):
+            shutil.rmtree(stale, ignore_errors=True)
+    return tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-")
+
+
+def process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
 class BrowserError(IntelliError):
     """Chromium is missing, died, or did not answer in time."""
 
@@ -98,7 +119,7 @@ class ChromiumPipe:
         self._gone: dict[str, str] = {}  # session id -> why its page is gone
 
     def start(self) -> None:
-        self._profile = tempfile.mkdtemp(prefix="intelli-chromium-")
+        self._profile = owned_tempdir("intelli-chromium-")
         to_child_r, self._to_child_w = os.pipe()
         self._from_child_r, from_child_w = os.pipe()
         args = [self.executable, *CHROMIUM_FLAGS, f"--user-data-dir={self._profile}"]

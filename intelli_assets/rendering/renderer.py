@@ -14,7 +14,7 @@ import functools
 import json
 import logging
 import re
-import tempfile
+import shutil
 import threading
 import time
 from collections.abc import Iterable, Sequence
@@ -25,7 +25,7 @@ import plotly
 import plotly.graph_objects as go
 import plotly.io as pio
 
-from intelli_assets.rendering.browser import BrowserError, ChromiumPipe, find_chromium
+from intelli_assets.rendering.browser import BrowserError, ChromiumPipe, find_chromium, owned_tempdir
 
 log = logging.getLogger(__name__)
 PACKAGE_PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"  # every trace type
@@ -95,7 +95,7 @@ class FigureRenderer:
         self.plotly_js = plotly_js
         self._browser: ChromiumPipe | None = None
         self._session: str | None = None
-        self._dir: tempfile.TemporaryDirectory | None = None
+        self._dir: str | None = None
         self._warming: threading.Thread | None = None
         self._warm_error: BaseException | None = None
         self._queue: ThreadPoolExecutor | None = None
@@ -138,8 +138,8 @@ class FigureRenderer:
             self._browser.close()
             self.restarts += 1
             log.warning("renderer browser was gone; restarting it (restart %d)", self.restarts)
-        self._dir = self._dir or tempfile.TemporaryDirectory(prefix="intelli-render-")
-        page = Path(self._dir.name) / "render.html"
+        self._dir = self._dir or owned_tempdir("intelli-render-")
+        page = Path(self._dir) / "render.html"
         page.write_text(
             "<!DOCTYPE html><html><head><meta charset='utf-8'>"
             f"<script src='{self.plotly_js.as_uri()}' charset='utf-8'></script>"
@@ -238,7 +238,7 @@ class FigureRenderer:
             self._browser.close()
             self._browser = None
         if self._dir:
-            self._dir.cleanup()
+            shutil.rmtree(self._dir, ignore_errors=True)
             self._dir = None
 
 
