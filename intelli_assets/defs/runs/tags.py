@@ -10,7 +10,6 @@ REQUEST_TAG = "intelli/request"  # hash of what an idempotent launch asked for (
 RETRY_OF_TAG = "intelli/retry_of"  # the chart a retry run re-draws
 CANCEL_CHART_TAG_PREFIX = "intelli/cancel_chart/"  # + chart key: a request to drop that chart
 SOURCE_TAG = "intelli/source"  # the file name the dataset came from
-ORIGINS = ("cli", "sensor", "ui", "graphql")
 
 
 def cancel_chart_tag(chart: str) -> str:
