@@ -1,8 +1,9 @@
-"""Per-image rendering cost, four ways, in one run (ratios matter; seconds are noisy here).
+"""Per-image rendering cost, five ways, in one run (ratios matter; seconds are noisy here).
 
     naive     plotly `fig.write_image` per image: kaleido starts a Chromium every time
     kaleido   kaleido's warm sync server (one browser, page reloaded per image), mathjax off
-    project   intelli_assets.rendering (one warm page, PNG+SVG from one layout)
+    engine    the project's `kaleido` engine: that server with our plotly.js, PNG+SVG per chart
+    project   intelli_assets.rendering (one warm page, PNG+SVG from one layout): the `fast` engine
     mpl       a matplotlib Agg bar chart per PNG (what the old backend drew with)
 
 Usage: python bench/render_bench.py [--short] [--workbook PATH]
@@ -23,17 +24,17 @@ sys.path.insert(0, str(ROOT))
 
 from intelli_assets.charts import CHARTS  # noqa: E402
 from intelli_assets.dataset import Dataset, build_manifest  # noqa: E402
-from intelli_assets.espacenet import read_filters_workbook  # noqa: E402
-from intelli_assets.rendering import FigureRenderer  # noqa: E402
+from intelli_assets.rendering import FigureRenderer, KaleidoRenderer  # noqa: E402
 from intelli_assets.sample_workbook import write_sample_workbook  # noqa: E402
+from intelli_assets.sources import read_source  # noqa: E402
 from intelli_assets.style import Style  # noqa: E402
 
 REAL = ROOT.parent / "shared" / "data" / "espacenet" / "Filters_20250331_1141.xlsx"
 
 
 def chart_figures(workbook: Path):
-    facets, report = read_filters_workbook(workbook)
-    dataset = Dataset(facets, build_manifest(facets, report, {}))
+    data = read_source(workbook)
+    dataset = Dataset(data.facets, build_manifest(data.facets, data, {}))
     return [spec.run(dataset, {}, Style()) for spec in CHARTS.values()]
 
 
@@ -58,6 +59,16 @@ def bench_kaleido_warm(charts, rounds: int) -> list[float]:
                 for _ in range(rounds) for c in charts]
     finally:
         kaleido.stop_sync_server(silence_warnings=True)
+
+
+def bench_kaleido_engine(charts, rounds: int) -> list[float]:
+    """Per chart, PNG + SVG as the charts step asks for them (two kaleido images)."""
+    renderer = KaleidoRenderer()
+    try:
+        renderer.render(charts[0].figure, ["png"])  # warm-up: starts the server and its browser
+        return [timed(lambda c=c: renderer.render(c.figure, ["png", "svg"])) for _ in range(rounds) for c in charts]
+    finally:
+        renderer.close()
 
 
 def bench_project(charts, rounds: int) -> tuple[list[float], list[float], float]:
@@ -108,10 +119,11 @@ def main() -> None:
         charts = chart_figures(workbook)
         naive = bench_naive(charts, naive_n, out)
         warm = bench_kaleido_warm(charts, rounds)
+        engine = bench_kaleido_engine(charts, rounds)
         both, png, start = bench_project(charts, rounds)
         mpl = bench_matplotlib(charts, rounds, out)
     med = {name: statistics.median(v) * 1000 for name, v in
-           (("naive", naive), ("kaleido", warm), ("project", both), ("project_png", png), ("mpl", mpl))}
+           (("naive", naive), ("kaleido", warm), ("engine", engine), ("project", both), ("project_png", png), ("mpl", mpl))}
     # naive starts a browser per image; ours starts one per run. Whole-job comparison for the
     # same output (PNG + SVG of every chart): naive needs 2 write_image calls per chart.
     n = len(charts)
@@ -122,6 +134,7 @@ def main() -> None:
     print(f"{'method':<34}{'median ms/image':>16}")
     print(f"{'naive fig.write_image (PNG)':<34}{med['naive']:>16.1f}")
     print(f"{'kaleido warm server (PNG)':<34}{med['kaleido']:>16.1f}")
+    print(f"{'kaleido engine (PNG+SVG)':<34}{med['engine']:>16.1f}")
     print(f"{'project renderer (PNG+SVG)':<34}{med['project']:>16.1f}")
     print(f"{'project renderer (PNG only)':<34}{med['project_png']:>16.1f}")
     print(f"{'matplotlib bar chart (PNG)':<34}{med['mpl']:>16.1f}")
@@ -131,6 +144,7 @@ def main() -> None:
           f"({naive_job / 1000:.1f} s vs {project_job / 1000:.2f} s)")
     print(f"  naive PNG / project PNG+SVG call, start spread over {n}: {med['naive'] / project_incl_start:6.1f}x")
     print(f"  kaleido warm / project:                       {med['kaleido'] / med['project']:6.1f}x")
+    print(f"  kaleido engine / fast engine, PNG+SVG:        {med['engine'] / med['project']:6.1f}x")
     print(f"  matplotlib / project:                         {med['mpl'] / med['project']:6.2f}x")
 
 

@@ -46,10 +46,10 @@ def bounded_name(name: str) -> str:
     return f"{stem.encode()[:room].decode('utf-8', 'ignore')}-{digest}{suffix}"
 
 
-def source_record(path: Path, sha256: str) -> dict:
+def source_record(path: Path, sha256: str, source_type: str = "espacenet_excel") -> dict:
     """What is recorded of an input file when its exact bytes are kept."""
     return {
-        "source_type": "espacenet_excel",
+        "source_type": source_type,
         "original_name": path.name,
         "original_path": str(path),
         "size_bytes": path.stat().st_size,
@@ -119,3 +119,17 @@ class ArtifactLayout:
     def raw_info(self, partition: str) -> dict | None:
         info = self.raw_dir(partition) / "source.json"
         return json.loads(info.read_text()) if info.exists() else None
+
+    # A Lens query is fetched again on each materialization: every fetch keeps its own pages.
+    def fetch_dir(self, partition: str, fetch_id: str) -> Path:
+        return self.raw_dir(partition) / "fetches" / fetch_id
+
+    def mark_fetch_complete(self, partition: str, fetch_id: str) -> None:
+        write_atomic(self.raw_dir(partition) / "latest-fetch.json", json.dumps({"fetch_id": fetch_id}))
+
+    def latest_fetch(self, partition: str) -> Path | None:
+        """The folder of the newest complete fetch (an interrupted one is never read)."""
+        pointer = self.raw_dir(partition) / "latest-fetch.json"
+        if not pointer.exists():
+            return None
+        return self.fetch_dir(partition, json.loads(pointer.read_text())["fetch_id"])

@@ -1,6 +1,7 @@
-"""The canonical `Dataset` every chart consumes: a `facets` table plus a manifest.
+"""The canonical `Dataset` every chart consumes: a `facets` table plus a manifest, and for
+record-level sources the `records` table the facets were derived from.
 
-Stored as `facets.parquet` + `manifest.json` in one folder. No Dagster imports.
+Stored as `facets.parquet` (+ `records.parquet`) + `manifest.json` in one folder. No Dagster imports.
 """
 
 from __future__ import annotations
@@ -12,14 +13,26 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from intelli_assets.artifacts import atomic_target, write_atomic
 from intelli_assets.errors import IntelliError, MissingFacetError
-from intelli_assets.espacenet import ESPACENET_ROW_CAPS, FACET_SHEETS, WorkbookReport
+from intelli_assets.espacenet import ESPACENET_ROW_CAPS, FACET_SHEETS
+from intelli_assets.records import (
+    EARLIEST_YEAR,
+    RECORDS_SCHEMA_VERSION,
+    duplicate_publication_numbers,
+    implausible_dates,
+)
 
-SCHEMA_VERSION = "2"
+if TYPE_CHECKING:
+    from intelli_assets.sources import SourceData
+
+SCHEMA_VERSION = "3"  # 3: records.parquet beside facets for record-level sources
 PARTITION_KEY_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
 
@@ -55,6 +68,7 @@ def key_matches_content(key: str, sha256: str) -> bool:
 class Dataset:
     facets: pd.DataFrame
     manifest: dict
+    records: pa.Table | None = None  # record-level sources only; charts read facets
 
     def facet(self, name: str) -> pd.DataFrame:
         """Rows of one facet in source order; a clear error when the source lacks it."""
@@ -72,7 +86,7 @@ class Dataset:
         return bool((self.facets["facet"] == name).any())
 
 
-def build_manifest(facets: pd.DataFrame, report: WorkbookReport, source: dict) -> dict:
+def build_manifest(facets: pd.DataFrame, data: SourceData, source: dict) -> dict:
     per_facet = facets.groupby("facet", sort=False).agg(
         rows=("count", "size"),
         total=("count", "sum"),
@@ -82,12 +96,16 @@ def build_manifest(facets: pd.DataFrame, report: WorkbookReport, source: dict) -
     )
     return {
         "schema_version": SCHEMA_VERSION,
-        "source_type": source.get("source_type", "espacenet_excel"),
+        "source_type": data.kind,
         "source": source,
-        "query": report.query,
-        "results_count": report.results_count,
+        "query": data.query,
+        "results_count": data.results_count,
         "columns_map": {row.source_sheet: facet for facet, row in per_facet.iterrows()},
-        "ignored_sheets": report.ignored_sheets,
+        "ignored_sheets": data.details.get("ignored_sheets", []),
+        "reader": {k: v for k, v in data.details.items() if k not in ("ignored_sheets", "records")},
+        "records": None if data.records is None else {
+            "schema_version": RECORDS_SCHEMA_VERSION, "counting": "families (a family counts once per value)",
+            **data.details.get("records", {})},
         "summary_stats": {
             "total_rows": int(len(facets)),
             "facets": {
@@ -97,7 +115,7 @@ def build_manifest(facets: pd.DataFrame, report: WorkbookReport, source: dict) -
                     "by_family": bool(row.by_family),
                     "truncated": bool(row.truncated),
                     # the export's own cap for this facet (None: uncapped); quoted when truncated
-                    "row_cap": ESPACENET_ROW_CAPS.get(facet),
+                    "row_cap": ESPACENET_ROW_CAPS.get(facet) if data.records is None else None,
                 }
                 for facet, row in per_facet.iterrows()
             },
@@ -110,6 +128,11 @@ def save_dataset(dataset: Dataset, directory: str | Path) -> Path:
     directory = Path(directory)
     with atomic_target(directory / "facets.parquet") as tmp:
         dataset.facets.to_parquet(tmp, index=False)
+    if dataset.records is not None:
+        with atomic_target(directory / "records.parquet") as tmp:
+            pq.write_table(dataset.records, tmp, compression="zstd")
+    else:  # a Filters dataset replacing nothing record-level: no stale records beside it
+        (directory / "records.parquet").unlink(missing_ok=True)
     write_atomic(directory / "manifest.json", json.dumps(dataset.manifest, indent=2, ensure_ascii=False))
     return directory
 
@@ -122,6 +145,12 @@ def load_dataset(directory: str | Path) -> Dataset:
     return Dataset(pd.read_parquet(directory / "facets.parquet"), manifest)
 
 
+def load_records(directory: str | Path) -> pa.Table | None:
+    """The records table of a record-level dataset (None for a Filters workbook)."""
+    path = Path(directory) / "records.parquet"
+    return pq.read_table(path) if path.exists() else None
+
+
 @dataclass
 class CheckOutcome:
     name: str
@@ -130,7 +159,7 @@ class CheckOutcome:
     failing_rows: int = 0
 
 
-def quality_checks(facets: pd.DataFrame) -> list[CheckOutcome]:
+def quality_checks(facets: pd.DataFrame, records: pa.Table | None = None) -> list[CheckOutcome]:
     """The dataset's invariants; any failure blocks every chart downstream."""
     counts = pd.to_numeric(facets["count"], errors="coerce")
     bad_counts = counts.isna() | (counts < 0) | (counts % 1 != 0)
@@ -147,4 +176,22 @@ def quality_checks(facets: pd.DataFrame) -> list[CheckOutcome]:
                      f"{int(bad_years.sum())} year values outside 1800-2100", int(bad_years.sum())),
         CheckOutcome("no_duplicate_values", not dupes.any(),
                      f"{int(dupes.sum())} rows repeat a value within their facet", int(dupes.sum())),
+        *record_checks(records),
+    ]
+
+
+def record_checks(records: pa.Table | None) -> list[CheckOutcome]:
+    """Record-level rules; a Filters workbook has no records and passes them trivially."""
+    if records is None:
+        return [CheckOutcome("no_duplicate_publication_numbers", True, "no records (pre-aggregated source)"),
+                CheckOutcome("dates_plausible", True, "no records (pre-aggregated source)")]
+    dupes, numbers = duplicate_publication_numbers(records)
+    bad, examples = implausible_dates(records)
+    return [
+        CheckOutcome("no_duplicate_publication_numbers", dupes == 0,
+                     f"{dupes} records share a publication number" + (f", e.g. {', '.join(numbers)}" if dupes else "")
+                     if dupes else f"{records.num_rows} records, every publication number once", dupes),
+        CheckOutcome("dates_plausible", bad == 0,
+                     f"{bad} records dated before {EARLIEST_YEAR} or after next year, e.g. {', '.join(examples)}"
+                     if bad else f"every date between {EARLIEST_YEAR} and next year", bad),
     ]

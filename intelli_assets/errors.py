@@ -10,11 +10,12 @@ class IntelliError(Exception):
 class InvalidSourceError(IntelliError):
     """An input file is not a usable Espacenet export (or is missing, empty, corrupt)."""
 
-    def __init__(self, path: str, problems: list[str]):
+    def __init__(self, path: str, problems: list[str], kind: str = "Espacenet Filters workbook"):
         self.path = path
         self.problems = problems
+        self.kind = kind
         detail = "\n".join(f"  - {p}" for p in problems)
-        super().__init__(f"{path}: not a usable Espacenet Filters workbook:\n{detail}")
+        super().__init__(f"{path}: not a usable {kind}:\n{detail}")
 
 
 class MissingFacetError(IntelliError):

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from intelli_assets.artifacts import bounded_name, instance_home
 
-SUPPORTED_SUFFIXES = (".xlsx", ".csv")
+SUPPORTED_SUFFIXES = (".xlsx", ".csv", ".lens.json")  # Filters/results lists, results lists, Lens queries
 # browsers, Excel and copy tools write these while a file is on its way
 TEMPORARY_SUFFIXES = (".part", ".partial", ".crdownload", ".download", ".tmp", ".swp")
 PROCESSED, REJECTED = "processed", "rejected"
@@ -90,7 +90,7 @@ def move_rejected(path: Path, reason: str) -> Path:
 
 
 def unsupported_reason(path: Path) -> str | None:
-    if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+    if not path.name.lower().endswith(SUPPORTED_SUFFIXES):
         return (f"{path.name}: unsupported file type {path.suffix or '(none)'!r}; the inbox takes Espacenet "
-                f"exports: {', '.join(SUPPORTED_SUFFIXES)}")
+                f"exports (.xlsx, .csv) and Lens.org query files (NAME.lens.json)")
     return None

@@ -1,12 +1,11 @@
 """What kind of file a source is, before any sheet is read: a Filters workbook, an Espacenet
-results list (not supported yet), an encrypted or renamed workbook, or something else. Each
+results list, an encrypted or renamed workbook, or something else. Each
 verdict other than "readable" is an InvalidSourceError saying what the file is. No Dagster
 imports.
 """
 
 from __future__ import annotations
 
-import csv
 import re
 import zipfile
 from pathlib import Path
@@ -34,8 +33,8 @@ RESULTS_LIST_KEY_COLUMN = "publication number"
 RESULTS_LIST_COLUMNS = ("title", "applicants", "inventors", "cpc", "ipc")
 RESULTS_LIST_SCAN_ROWS = 15  # metadata rows (query, date) may sit above the header
 RESULTS_LIST_PROBLEM = (
-    "this is an Espacenet results list (one row per publication), not a Filters export; results lists "
-    "are not supported yet — export the Filters view (Espacenet: Filters > Download) instead"
+    "this is an Espacenet results list (one row per publication), not a Filters export; read it as a "
+    "results list (`intelli run` and the inbox tell the two apart)"
 )
 
 
@@ -50,18 +49,6 @@ def looks_like_results_list(df: pd.DataFrame) -> bool:
     return any(is_results_list_header(row) for row in rows)
 
 
-def _csv_is_results_list(path: Path) -> bool:
-    """Espacenet's CSV download: quoted cells, ';'-separated, metadata lines above the header."""
-    with open(path, "rb") as fh:
-        head = fh.read(64 * 1024)
-    try:
-        text = head.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = head.decode("latin-1")
-    lines = text.splitlines()[:RESULTS_LIST_SCAN_ROWS + 5]
-    return any(is_results_list_header(row) for delimiter in (";", ",") for row in csv.reader(lines, delimiter=delimiter))
-
-
 def _ole2_problem(path: Path) -> str | None:
     """What an OLE2 file with an .xlsx name is: encrypted (the usual case) or a renamed .xls."""
     with open(path, "rb") as fh:
@@ -71,19 +58,21 @@ def _ole2_problem(path: Path) -> str | None:
     return ENCRYPTED_PROBLEM if ENCRYPTION_STREAM in data else RENAMED_XLS_PROBLEM.format(suffix=path.suffix.lower())
 
 
-def check_container(path: Path) -> None:
-    """Fail early, with the reason, on files no Excel reader can open."""
+def check_container(path: Path, allow_csv: bool = False) -> None:
+    """Fail early, with the reason, on files no Excel reader can open (a CSV passes when
+    `allow_csv`: the results-list reader takes it)."""
     if not path.exists():
         raise InvalidSourceError(str(path), ["file does not exist"])
     if not path.is_file():
         raise InvalidSourceError(str(path), ["not a regular file"])
     if path.stat().st_size == 0:
         raise InvalidSourceError(str(path), ["file is empty (0 bytes)"])
-    if path.suffix.lower() == ".csv" and _csv_is_results_list(path):
-        raise InvalidSourceError(str(path), [RESULTS_LIST_PROBLEM])
+    if path.suffix.lower() == ".csv" and allow_csv:  # a results list, or not: results_list.is_results_list says
+        return
     if path.suffix.lower() not in EXCEL_SUFFIXES:
         raise InvalidSourceError(
-            str(path), [f"unsupported file type {path.suffix!r}; expected one of {sorted(EXCEL_SUFFIXES)}"]
+            str(path), [f"unsupported file type {path.suffix!r}; expected one of {sorted(EXCEL_SUFFIXES | {'.csv'})} "
+                        "(.csv: an Espacenet results list) or a Lens query file NAME.lens.json"]
         )
     if path.suffix.lower() in {".xlsx", ".xlsm"} and not zipfile.is_zipfile(path):
         problem = _ole2_problem(path)

@@ -34,18 +34,28 @@ def no_expected_sheets(folder: Path) -> Path:
     return path
 
 
-def results_list(folder: Path) -> Path:
+def results_list(folder: Path, number: str = "EP1234567A1", name: str = "results-list.xlsx") -> Path:
     """An Espacenet results-list export: metadata rows, then one row per publication."""
     wb = Workbook()
     ws = wb.active
     ws.title = "Results"
     for row in (["Espacenet search results"], ["Query", 'ctxt all "plant*"'], ["Exported", "2025-03-31"], [],
                 RESULTS_HEADER,
-                [1, "A plant", "GARCIA ANA", "UNIV QUITO", "EP1234567A1", "2020-01-02", "A01G", "A01G22/00",
+                [1, "A plant", "GARCIA ANA", "UNIV QUITO", number, "2020-01-02", "A01G", "A01G22/00",
                  "2021-07-08", "2021-07-08", "75000001"]):
         ws.append(row)
-    path = folder / "results-list.xlsx"
+    path = folder / name
     wb.save(path)
+    return path
+
+
+def results_list_bad_number(folder: Path) -> Path:
+    return results_list(folder, number="see attached", name="bad-number.xlsx")
+
+
+def csv_not_results_list(folder: Path) -> Path:
+    path = folder / "notes.csv"
+    path.write_text("name;amount\nseeds;12\n", encoding="utf-8")
     return path
 
 
@@ -113,8 +123,8 @@ BAD_INPUTS = {
     "zero_byte": (zero_byte, "empty (0 bytes)"),
     "text_renamed": (text_renamed, "not an Excel workbook"),
     "no_expected_sheets": (no_expected_sheets, "none of the expected sheets were found"),
-    "results_list": (results_list, "this is an Espacenet results list (one row per publication)"),
-    "results_list_csv": (results_list_csv, "this is an Espacenet results list (one row per publication)"),
+    "results_list_bad_number": (results_list_bad_number, "'see attached'"),
+    "csv_not_results_list": (csv_not_results_list, "this CSV is not an Espacenet results list"),
     "encrypted": (encrypted, "the workbook is password-protected (encrypted)"),
     "xls_renamed": (xls_renamed, "an old binary .xls workbook saved with an .xlsx name"),
     "non_numeric_counts": (non_numeric_counts, "sheet 'Countries (family)': column 'Number of documents'"),

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from intelli_assets.dataset import Dataset, build_manifest
-from intelli_assets.espacenet import read_filters_workbook
 from intelli_assets.rendering import FigureRenderer
 from intelli_assets.sample_workbook import write_sample_workbook
+from intelli_assets.sources import FILTERS, read_source
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
@@ -25,8 +25,8 @@ def real_workbook(name: str) -> Path:
 
 
 def dataset_from(path: Path) -> Dataset:
-    facets, report = read_filters_workbook(path)
-    return Dataset(facets, build_manifest(facets, report, {"source_type": "espacenet_excel"}))
+    data = read_source(path, FILTERS)
+    return Dataset(data.facets, build_manifest(data.facets, data, {"source_type": FILTERS}))
 
 
 @pytest.fixture(scope="session")

@@ -17,6 +17,7 @@ from intelli_assets.defs.common.partitions import DATASETS_PARTITIONS_NAME
 from intelli_assets.defs.common.resources import ArtifactStore
 from intelli_assets.defs.datasets.assets import patent_dataset
 from intelli_assets.defs.sources.assets import raw_source
+from intelli_assets.defs.sources.resources import LensApi
 from intelli_assets.style import Style
 from intelli_assets_tests.bad_inputs import countries_workbook
 
@@ -41,7 +42,7 @@ def materialize(instance, store_root, key, path, selection, charts_config=None):
         partition_key=key,
         selection=selection,
         resources={"store": ArtifactStore(root=str(store_root)), "renderer": ChartRenderer(),
-                    "forecasts": ForecastFitting()},
+                    "forecasts": ForecastFitting(), "lens": LensApi()},
         run_config={"ops": ops},
         raise_on_error=False,
     )
@@ -66,9 +67,9 @@ def test_source_dataset_and_chart(instance, tmp_path, sample_workbook):
     raw = (tmp_path / key / "raw" / sample_workbook.name).read_bytes()
     assert raw == sample_workbook.read_bytes()
     manifest = json.loads((tmp_path / key / "dataset" / "manifest.json").read_text())
-    assert manifest["schema_version"] == "2" and manifest["summary_stats"]["facets"]["countries"]["total"] == 267
+    assert manifest["schema_version"] == "3" and manifest["summary_stats"]["facets"]["countries"]["total"] == 267
     checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
-    assert checks == dict.fromkeys(checks, True) and len(checks) == 4
+    assert checks == dict.fromkeys(checks, True) and len(checks) == 6
     meta = chart_metadata(result, COUNTRIES)
     assert meta["preview"].value.startswith("![top_patent_countries](data:image/png;base64,")
     data = json.loads(Path(meta["chart_data_path"].value).read_text())
@@ -130,14 +131,14 @@ def test_failing_blocking_check_stops_the_charts(instance, tmp_path, sample_work
     sources. To reach them, this test swaps in a reader that lets a negative count through
     (the one substitution in this file, because no real workbook can get past the reader)."""
     import intelli_assets.defs.datasets.assets as dataset_assets
-    from intelli_assets.espacenet import read_filters_workbook
+    from intelli_assets.sources import read_source
 
-    def lenient_reader(path):
-        facets, report = read_filters_workbook(path)
-        facets.loc[0, "count"] = -1
-        return facets, report
+    def lenient_reader(path, kind=None, title_language="en"):
+        data = read_source(path, kind, title_language)
+        data.facets.loc[0, "count"] = -1
+        return data
 
-    monkeypatch.setattr(dataset_assets, "read_filters_workbook", lenient_reader)
+    monkeypatch.setattr(dataset_assets, "read_source", lenient_reader)
     key = partition_for(instance, sample_workbook)
     result = materialize(instance, tmp_path, key, sample_workbook, [RAW, DATASET, COUNTRIES])
     assert not result.success
@@ -161,7 +162,7 @@ def test_rematerialize_raw_source_without_path_reuses_the_stored_copy(instance, 
     key = partition_for(instance, sample_workbook)
     assert materialize(instance, tmp_path, key, sample_workbook, [RAW]).success
     result = dg.materialize([raw_source], instance=instance, partition_key=key,
-                            resources={"store": ArtifactStore(root=str(tmp_path))})
+                            resources={"store": ArtifactStore(root=str(tmp_path)), "lens": LensApi()})
     meta = result.asset_materializations_for_node("raw_source")[0].metadata
     assert meta["sha256"].value == file_sha256(sample_workbook)
 

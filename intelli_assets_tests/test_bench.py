@@ -26,3 +26,9 @@ def test_e2e_bench_short():
     out = run_bench("e2e_bench.py")
     for line in ("intelli run wall time", "Dagster run", "rendering in Chromium", "old-backend-style baseline"):
         assert line in out
+
+
+def test_records_bench_short():
+    out = run_bench("records_bench.py")
+    for line in ("results list CSV", "Lens pages", "read + normalise + facets", "ours / baseline", "time ratio"):
+        assert line in out

@@ -15,9 +15,10 @@ from intelli_assets.charts import chart_data_schema, get_chart
 from intelli_assets.charts.bars import display_name
 from intelli_assets.dataset import Dataset, build_manifest
 from intelli_assets.errors import IntelliError, InvalidSourceError
-from intelli_assets.espacenet import WorkbookReport, inspect_workbook, read_filters_workbook
+from intelli_assets.espacenet import inspect_workbook, read_filters_workbook
+from intelli_assets.sources import SourceData, source_kind
 from intelli_assets.style import Style
-from intelli_assets_tests.bad_inputs import BAD_INPUTS, countries_workbook
+from intelli_assets_tests.bad_inputs import BAD_INPUTS, countries_workbook, results_list, results_list_csv
 from intelli_assets_tests.conftest import dataset_from, real_workbook
 
 CUTOFF = 2024
@@ -32,7 +33,7 @@ def facets_frame(facet: str, rows: list[tuple[str, int]], sheet: str = "sheet") 
 def dataset_of(*frames: pd.DataFrame) -> Dataset:
     """A dataset with a real manifest, as patent_dataset builds it (the reader is bypassed)."""
     facets = pd.concat(frames, ignore_index=True)
-    manifest = build_manifest(facets, WorkbookReport("probe.xlsx", [], []), {"source_type": "espacenet_excel"})
+    manifest = build_manifest(facets, SourceData("espacenet_excel", facets), {"source_type": "espacenet_excel"})
     manifest["partition_key"] = "probe"
     return Dataset(facets, manifest)
 
@@ -209,16 +210,16 @@ def test_ole2_files_with_an_xlsx_name(case, message, tmp_path):
 # 3d. results lists are recognised, as .xlsx and as .csv ------------------------------------------
 
 RESULTS_LIST_MESSAGE = (
-    "this is an Espacenet results list (one row per publication), not a Filters export; results lists "
-    "are not supported yet — export the Filters view (Espacenet: Filters > Download) instead"
+    "this is an Espacenet results list (one row per publication), not a Filters export; read it as a "
+    "results list (`intelli run` and the inbox tell the two apart)"
 )
 
 
-@pytest.mark.parametrize("case", ["results_list", "results_list_csv"])
-def test_results_list_is_recognised(case, tmp_path):
+def test_results_list_is_recognised_by_the_filters_reader(tmp_path):
     with pytest.raises(InvalidSourceError) as err:
-        read_filters_workbook(BAD_INPUTS[case][0](tmp_path))
+        read_filters_workbook(results_list(tmp_path))
     assert err.value.problems == [RESULTS_LIST_MESSAGE]
+    assert source_kind(results_list(tmp_path)) == source_kind(results_list_csv(tmp_path)) == "espacenet_results_list"
 
 
 def test_results_list_header_in_the_first_row(tmp_path):

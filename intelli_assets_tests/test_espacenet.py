@@ -8,6 +8,7 @@ from openpyxl import Workbook
 from intelli_assets.dataset import quality_checks
 from intelli_assets.errors import InvalidSourceError
 from intelli_assets.espacenet import inspect_workbook, match_facet, read_filters_workbook
+from intelli_assets.sources import validate_source
 from intelli_assets_tests.bad_inputs import BAD_INPUTS, countries_workbook
 from intelli_assets_tests.conftest import real_workbook
 
@@ -69,7 +70,7 @@ def test_bad_inputs_name_file_and_fault(case, tmp_path):
     make, expected = BAD_INPUTS[case]
     path = make(tmp_path)
     with pytest.raises(InvalidSourceError) as err:
-        read_filters_workbook(path)
+        validate_source(path)  # what `intelli run` and the inbox call first
     assert str(path) in str(err.value)
     assert expected in str(err.value)
 

@@ -17,7 +17,9 @@ import pytest
 from intelli_assets.dataset import file_sha256
 from intelli_assets.defs.common.resources import ArtifactStore
 from intelli_assets.defs.inbox.sensors import InboxFolder, inbox
+from intelli_assets.sample_records import lens_records_of, sample_families, write_results_list_csv
 from intelli_assets.sample_workbook import write_sample_workbook
+from intelli_assets_tests.fake_lens import FakeLens, write_query
 from intelli_assets_tests.servers import dagster_dev, graphql, prepare_home
 from intelli_assets_tests.test_run_hardening import open_home, restore_dagster_home
 from intelli_assets_tests.waiting import wait_for
@@ -92,12 +94,18 @@ query Ticks($selector: SensorSelector!) {
 """
 
 
+LENS_TOKEN = "inbox-lens-token-7f3a9c"
+LENS_FAMILIES = sample_families(60, seed=41)
+
+
 @pytest.fixture(scope="module")
 def daemon(tmp_path_factory):
-    """A real `dagster dev` whose daemon runs the inbox sensor on a temporary DAGSTER_HOME."""
+    """A real `dagster dev` whose daemon runs the inbox sensor on a temporary DAGSTER_HOME,
+    with a Lens stand-in on loopback for dropped query files."""
     home = prepare_home(tmp_path_factory.mktemp("inbox") / "home")
     box = home / "inbox"
-    with dagster_dev(home) as url:
+    with FakeLens(records=list(lens_records_of(LENS_FAMILIES)), token=LENS_TOKEN, max_size=50) as lens, \
+            dagster_dev(home, LENS_API_URL=lens.url, LENS_API_TOKEN=LENS_TOKEN) as url:
         yield url, home, box
 
 
@@ -144,6 +152,28 @@ def test_a_dropped_export_becomes_charts_with_no_other_action(daemon):
     shutil.copyfile(box / "processed" / "landscape.xlsx", box / "Landscape final.xlsx")  # same bytes, new name
     wait_for(lambda: (box / "processed" / "Landscape final.xlsx").exists(), timeout=120, message="not taken")
     assert list(jobs_of(home)) == ["landscape.xlsx"]  # nothing new
+
+
+def test_a_results_list_and_a_lens_query_dropped_become_charts(daemon, tmp_path):
+    url, home, box = daemon
+    write_results_list_csv(tmp_path / "soil list.csv", sample_families(80, seed=42)).rename(box / "soil list.csv")
+    write_query(tmp_path, "soil-lens", page_size=50).rename(box / "soil-lens.lens.json")
+    names = ["soil list.csv", "soil-lens.lens.json"]
+    jobs = wait_for(lambda: finished(home, names), timeout=400, interval=1, message="no job finished")
+    for name in names:
+        assert jobs[name]["status"] == "SUCCESS", jobs[name]
+        assert len(jobs[name]["charts"]) == 8 and all(c["status"] == "success" for c in jobs[name]["charts"].values())
+    assert jobs["soil-lens.lens.json"]["partition"].startswith("soil-lens-")
+    fetches = list((home / "artifacts" / jobs["soil-lens.lens.json"]["partition"] / "raw" / "fetches").iterdir())
+    publications = sum(len(f.publications) for f in LENS_FAMILIES)
+    assert len(fetches) == 1 and len(list(fetches[0].glob("page-*.json"))) == -(-publications // 50)  # 50 a page
+
+    shutil.copyfile(box / "processed" / "soil-lens.lens.json", box / "again.lens.json")  # the same query again
+    wait_for(lambda: len([j for j in jobs_of(home).values() if j["partition"] == jobs[names[1]]["partition"]]) == 2,
+             timeout=120, interval=1, message="dropping a Lens query again did not fetch it again")
+    jobs = wait_for(lambda: finished(home, ["again.lens.json"]), timeout=300, interval=1, message="no refetch")
+    assert jobs["again.lens.json"]["status"] == "SUCCESS"
+    assert len(list(fetches[0].parent.iterdir())) == 2  # both fetches kept
 
 
 def test_a_broken_file_is_rejected_with_its_reason_and_good_ones_go_through(daemon):

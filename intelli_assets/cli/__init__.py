@@ -1,4 +1,4 @@
-"""`intelli`: validate workbooks, run the main job, follow and audit jobs, try the demo, open the UI.
+"""`intelli`: validate sources, run the main job, follow and audit jobs, try the demo, open the UI.
 
 Exit codes: 0 success, 1 a chart or run failed, 2 invalid input (file, sheet, parameter).
 """
@@ -25,18 +25,50 @@ def _err(message: str) -> None:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from intelli_assets.espacenet import inspect_workbook
+    from intelli_assets.sources import FILTERS, LENS_QUERY, source_kind
 
     path = Path(args.path)
     try:
-        _, report = inspect_workbook(path)
+        kind = source_kind(path)
+        if kind == FILTERS:
+            return _validate_filters(path, args.json)
+        if kind == LENS_QUERY:
+            from intelli_assets.lens import TOKEN_ENV, read_lens_query
+
+            query = read_lens_query(path)
+            summary = {"path": str(path), "valid": True, "kind": kind, "name": query.name,
+                       "max_records": query.max_records, "include": query.include,
+                       "token_set": bool(os.environ.get(TOKEN_ENV, "").strip())}
+            lines = [f"{path}: valid Lens.org query {query.name!r} (max_records: {query.max_records or 'all'}; "
+                     f"{len(query.include)} fields)"] + \
+                ([] if summary["token_set"] else [f"  note: {TOKEN_ENV} is not set; `intelli run` will need it"])
+        else:
+            from intelli_assets.sources import read_source
+
+            data = read_source(path, kind)
+            summary = {"path": str(path), "valid": True, "kind": kind, "query": data.query, **data.details}
+            records = data.details["records"]
+            lines = [f"  header row {data.details['header_row']}"
+                     + (f" of sheet {data.details['sheet']!r}" if data.details.get("sheet") else ""),
+                     *(f"  {source!r:<28} -> {meaning}" for source, meaning in data.details["columns_map"].items()),
+                     *(f"  warning: {w}" for w in data.details.get("warnings", [])),
+                     f"{path}: valid Espacenet results list: {data.details['rows']} rows, {records['publications']} "
+                     f"publications in {records['families']} families"]
     except InvalidSourceError as exc:
         if args.json:
-            print(json.dumps({"path": str(path), "valid": False, "problems": exc.problems}))
+            print(json.dumps({"path": str(path), "valid": False, "problems": exc.problems}, ensure_ascii=False))
         else:
             _err(str(exc))
         return EXIT_INVALID
-    if args.json:
+    print(json.dumps(summary, ensure_ascii=False, default=str) if args.json else "\n".join(lines))
+    return EXIT_OK
+
+
+def _validate_filters(path: Path, as_json: bool) -> int:
+    from intelli_assets.espacenet import inspect_workbook
+
+    _, report = inspect_workbook(path)
+    if as_json:
         print(json.dumps(report.to_dict(), ensure_ascii=False))
     else:
         for sheet in report.recognized:
@@ -54,10 +86,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace, path: Path | None = None) -> int:
-    from intelli_assets.rendering import FigureRenderer
+    from intelli_assets.rendering import EngineRenderer, engine_from_overrides
 
     path = path or Path(args.path)
-    renderer = FigureRenderer()
+    renderer = EngineRenderer(engine_from_overrides(args.set or []))  # --set engine=fast|kaleido
     if path.is_file():  # start Chromium first, on the other core, while the rest is imported
         renderer.start_in_background()
     try:
@@ -133,12 +165,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="intelli", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("validate", help="check an Espacenet Filters workbook, sheet by sheet")
+    p = sub.add_parser("validate", help="check a source: Filters workbook (sheet by sheet), results list or Lens query")
     p.add_argument("path")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_validate)
 
-    for name, func, help_text in (("run", cmd_run, "ingest a workbook and render charts"),
+    for name, func, help_text in (("run", cmd_run, "ingest a source (Espacenet .xlsx/.csv, NAME.lens.json) and render charts"),
                                   ("demo", cmd_demo, "run everything on a generated sample workbook")):
         p = sub.add_parser(name, help=help_text)
         if name == "run":

@@ -11,10 +11,13 @@ from pydantic import ValidationError
 from intelli_assets.charts import CHARTS, get_chart
 from intelli_assets.defs.charts.assets import ChartsConfig, ChartStyleConfig, validated_settings
 from intelli_assets.errors import ChartParamError, IntelliError
+from intelli_assets.rendering import ENGINES
 from intelli_assets.style import Style
 
 LIST_FIELDS = {"formats"}
-
+# settings of the `renderer` resource, not of the charts step: checked here, not put in the
+# step's config (the CLI builds its renderer from them; the Launchpad sets them as resource config)
+RENDERER_FIELDS = {"engine"}
 
 
 def parse_overrides(pairs: list[str]) -> dict[str, Any]:
@@ -50,7 +53,10 @@ def chart_run_config(charts: list[str], overrides: dict[str, Any]) -> dict:
     (style and params) now, so bad input fails before any partition or run."""
     shared = set(ChartStyleConfig.model_fields)
     config: dict[str, Any] = {k: v for k, v in overrides.items() if k in shared}
-    used = set(config)
+    engine = overrides.get("engine")
+    if engine is not None and str(engine).lower() not in ENGINES:
+        raise ChartParamError(f"setting engine={engine!r}: must be one of {', '.join(ENGINES)}")
+    used = set(config) | (RENDERER_FIELDS & set(overrides))
     for key in charts:
         section = {p.name: overrides[p.name] for p in get_chart(key).params if p.name in overrides}
         used |= set(section)
@@ -61,7 +67,8 @@ def chart_run_config(charts: list[str], overrides: dict[str, Any]) -> dict:
         params = sorted({p.name for k in charts for p in get_chart(k).params})
         raise ChartParamError(
             f"unknown setting(s) {', '.join(unknown)} for the selected charts; "
-            f"style settings: {', '.join(sorted(shared))}; chart parameters: {', '.join(params) or 'none'}"
+            f"style settings: {', '.join(sorted(shared))}; chart parameters: {', '.join(params) or 'none'}; "
+            f"renderer: {', '.join(sorted(RENDERER_FIELDS))}"
         )
     try:
         typed = ChartsConfig(**config)

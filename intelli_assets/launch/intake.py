@@ -19,8 +19,8 @@ from intelli_assets.defs.runs.tags import (
     SOURCE_TAG,
 )
 from intelli_assets.errors import IntelliError, InvalidSourceError
-from intelli_assets.espacenet import read_filters_workbook
 from intelli_assets.inbox import move_processed, move_rejected, unsupported_reason
+from intelli_assets.sources import LENS_QUERY, source_display_name, validate_source
 
 
 @dataclass
@@ -33,6 +33,12 @@ class Intake:
     new: bool = False  # a partition not seen before: it gets a run
     stored: Path | None = None  # the exact bytes, kept in the artifact store at intake
     reason: str | None = None  # why it was rejected
+    refetch: bool = False  # a Lens query seen before: dropping it again fetches it again
+    run_key: str | None = None  # the sensor's run key: one run per content (per drop for a Lens query)
+
+    @property
+    def wants_run(self) -> bool:
+        return self.new or self.refetch
 
 
 def take_from_inbox(path: Path, known_keys: set[str], layout: ArtifactLayout) -> Intake:
@@ -41,9 +47,10 @@ def take_from_inbox(path: Path, known_keys: set[str], layout: ArtifactLayout) ->
     of new content are kept in the artifact store now, so what the run reads can no longer
     change, whatever happens to the inbox afterwards."""
     reason = unsupported_reason(path)
+    kind = None
     if reason is None:
         try:
-            read_filters_workbook(path)
+            kind = validate_source(path)
         except InvalidSourceError as exc:
             reason = f"{path.name} cannot be used:\n" + "\n".join(f"  - {p}" for p in exc.problems)
         except OSError as exc:
@@ -51,15 +58,20 @@ def take_from_inbox(path: Path, known_keys: set[str], layout: ArtifactLayout) ->
     if reason is not None:
         return Intake(path.name, move_rejected(path, reason), reason=reason)
     sha = file_sha256(path)
-    key = partition_key_for(path.name, sha, known_keys)
+    key = partition_key_for(source_display_name(path, kind), sha, known_keys)
+    lens = kind == LENS_QUERY
     stored = None
-    if key not in known_keys:
+    if key not in known_keys or lens:
         try:
-            stored = layout.store_raw(key, path, source_record(path, sha))
+            stored = layout.store_raw(key, path, source_record(path, sha, kind))
         except IntelliError as exc:  # e.g. a full artifact store: say so, keep the file
             reason = f"{path.name}: its bytes could not be kept for the run: {exc}"
             return Intake(path.name, move_rejected(path, reason), reason=reason)
-    return Intake(path.name, move_processed(path), key=key, new=stored is not None, stored=stored)
+    new = key not in known_keys
+    moved = move_processed(path)
+    # a query dropped again is a new fetch: its run key names the drop, not only the content
+    run_key = f"{key}:{moved.name}:{moved.stat().st_mtime_ns}" if lens and not new else key
+    return Intake(path.name, moved, key=key, new=new, stored=stored, refetch=lens and not new, run_key=run_key)
 
 
 def file_owner(path: Path) -> str:
@@ -72,9 +84,10 @@ def file_owner(path: Path) -> str:
 
 
 def inbox_run_request(intake: Intake, requested_by: str) -> dg.RunRequest:
-    """One job for a new dataset from the inbox: source -> dataset -> every chart, default settings."""
+    """One job for a new dataset (or a Lens query dropped again) from the inbox: source ->
+    dataset -> every chart, default settings."""
     return dg.RunRequest(
-        run_key=intake.key,  # one run per content, ever
+        run_key=intake.run_key or intake.key,  # one run per content, ever (a Lens query: per drop)
         partition_key=intake.key,
         run_config={"ops": {"raw_source": {"config": {"path": str(intake.stored)}}}},
         tags={JOB_TAG: str(uuid.uuid4()), ORIGIN_TAG: "sensor", REQUESTED_BY_TAG: requested_by,

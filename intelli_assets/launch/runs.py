@@ -36,10 +36,10 @@ from intelli_assets.defs.runs.tags import (
     SOURCE_TAG,
 )
 from intelli_assets.errors import ChartParamError, IntelliError
-from intelli_assets.espacenet import read_filters_workbook
 from intelli_assets.jobs import find_by_idempotency_key, load_job
 from intelli_assets.launch.config import chart_run_config
 from intelli_assets.rendering import FigureRenderer
+from intelli_assets.sources import LENS_QUERY, source_display_name, validate_source
 from intelli_assets.stop_signals import run_cancellable
 
 
@@ -61,12 +61,18 @@ class RunReport:
 
 
 PROGRESS_EVENTS = {dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE,
-                   dg.DagsterEventType.STEP_SKIPPED, dg.DagsterEventType.ASSET_MATERIALIZATION}
+                   dg.DagsterEventType.STEP_SKIPPED, dg.DagsterEventType.ASSET_MATERIALIZATION,
+                   dg.DagsterEventType.ASSET_OBSERVATION}
 
 
 def progress_line(record: dg.EventLogEntry) -> tuple[str, str] | None:
     """(item, outcome) for a finished ingestion step or a materialized chart, else None."""
     event = record.dagster_event
+    if event.event_type == dg.DagsterEventType.ASSET_OBSERVATION:  # a Lens fetch's progress line
+        observation = event.asset_observation_data.asset_observation
+        if observation.asset_key.path != ["raw_source"] or "progress" not in observation.metadata:
+            return None
+        return f"raw_source@{record.timestamp}", "      " + observation.metadata["progress"].value
     if event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION:
         path = event.asset_key.path
         return ("/".join(path), "done") if path[0] == "charts" else None
@@ -81,6 +87,7 @@ def watch_steps(instance: dg.DagsterInstance, run_id: str, total: int, emit: Cal
                 stop: threading.Event) -> None:
     """Print one line per finished step or chart while the run goes on (polls the event log)."""
     seen: set[str] = set()
+    noted: set[str] = set()
     while True:
         done = stop.wait(0.25)
         try:
@@ -89,7 +96,11 @@ def watch_steps(instance: dg.DagsterInstance, run_id: str, total: int, emit: Cal
             records = []
         for record in records:
             line = progress_line(record)
-            if line is None or line[0] in seen:
+            if line is None or line[0] in seen or line[0] in noted:
+                continue
+            if "@" in line[0]:  # a progress note within a step, not a finished item
+                noted.add(line[0])
+                emit(line[1].strip())
                 continue
             seen.add(line[0])
             emit(f"[{len(seen):>2}/{total}] {line[0]}: {line[1]}")
@@ -110,14 +121,23 @@ def mark_canceling(instance: dg.DagsterInstance, run_id: str, signum: int) -> bo
     return True
 
 
-def register_source(path: Path, instance: dg.DagsterInstance, sha256: str | None = None) -> str:
+def register_source(path: Path, instance: dg.DagsterInstance, sha256: str | None = None, name: str | None = None) -> str:
     """The partition of a (validated) source: its content decides, so the same bytes under any
-    name are one dataset. Adds the partition when it is new."""
+    name are one dataset. Adds the partition when it is new. `name` (default: the file's)
+    makes the key readable."""
     existing = instance.get_dynamic_partitions(DATASETS_PARTITIONS_NAME)
-    key = partition_key_for(path.name, sha256 or file_sha256(path), existing)
+    key = partition_key_for(name or path.name, sha256 or file_sha256(path), existing)
     if key not in existing:
         instance.add_dynamic_partitions(DATASETS_PARTITIONS_NAME, [key])
     return key
+
+
+def require_lens_token(path: Path) -> None:
+    from intelli_assets.lens import TOKEN_ENV
+
+    if not os.environ.get(TOKEN_ENV, "").strip():
+        raise IntelliError(f"{path.name} is a Lens.org query: set {TOKEN_ENV} to your Lens API token "
+                           "(lens.org > Subscriptions > Patent API) before running it")
 
 
 def requester(name: str | None = None) -> str:
@@ -203,11 +223,14 @@ def execute_run(instance: dg.DagsterInstance, key: str, charts: list[str], run_c
 def run_workbook(path: Path, charts: list[str], overrides: dict[str, Any], instance: dg.DagsterInstance,
                  progress: Callable[[str], None] | None = None, idempotency_key: str | None = None,
                  requested_by: str | None = None, renderer: FigureRenderer | None = None) -> RunReport:
-    """Validate a workbook, add its partition, execute the main job in this process and
-    report per chart. Raises InvalidSourceError and ChartParamError before touching the
-    instance. With an idempotency key already used, returns that job instead of a new one.
-    Ctrl-C or SIGTERM cancel the run (status `cancelled`, `exit_signal` set)."""
-    read_filters_workbook(path)  # full validation first: a bad file adds nothing
+    """Validate a source (Filters workbook, results list or Lens query file), add its partition,
+    execute the main job in this process and report per chart. Raises InvalidSourceError and
+    ChartParamError before touching the instance. With an idempotency key already used,
+    returns that job instead of a new one. Ctrl-C or SIGTERM cancel the run (status
+    `cancelled`, `exit_signal` set). A Lens query is fetched again on every run."""
+    kind = validate_source(path)  # full validation first: a bad file adds nothing
+    if kind == LENS_QUERY:
+        require_lens_token(path)
     ops = chart_run_config(charts, overrides)
     sha = file_sha256(path)
     request = params_hash({"content": sha, "charts": charts, "config": ops})  # what was asked, exactly
@@ -226,7 +249,7 @@ def run_workbook(path: Path, charts: list[str], overrides: dict[str, Any], insta
             report = report_of_job(instance, existing)
             report.existing = True
             return report
-        key = register_source(path, instance, sha)
+        key = register_source(path, instance, sha, name=source_display_name(path, kind))
         run_id = str(uuid.uuid4())
         tags = {JOB_TAG: run_id, ORIGIN_TAG: "cli", REQUESTED_BY_TAG: requester(requested_by), SOURCE_TAG: path.name,
                 **({IDEMPOTENCY_TAG: idempotency_key, REQUEST_TAG: request} if idempotency_key else {})}

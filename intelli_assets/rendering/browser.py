@@ -119,6 +119,9 @@ class ChromiumPipe:
         self._gone: dict[str, str] = {}  # session id -> why its page is gone
 
     def start(self) -> None:
+        if not (Path(self.executable).is_file() and os.access(self.executable, os.X_OK)):
+            # else the wrapper's exec fails, and all we would see is a closed pipe
+            raise BrowserError(f"{self.executable!r} is not an executable file")
         self._profile = owned_tempdir("intelli-chromium-")
         to_child_r, self._to_child_w = os.pipe()
         self._from_child_r, from_child_w = os.pipe()

@@ -89,10 +89,15 @@ def figure_size(fig: go.Figure) -> tuple[int, int]:
 class FigureRenderer:
     """One Chromium with one page holding plotly.js; restarts the browser if it dies."""
 
-    def __init__(self, executable: str | None = None, timeout: float = 60.0, plotly_js: Path = PLOTLY_JS):
+    def __init__(self, executable: str | None = None, timeout: float = 60.0, plotly_js: Path = PLOTLY_JS,
+                 crash_limit: int | None = None):
         self.executable = executable
         self.timeout = timeout
         self.plotly_js = plotly_js
+        # with a limit, the crash that reaches it raises BrowserError instead of restarting the
+        # browser: the caller (EngineRenderer) switches engine rather than keep restarting
+        self.crash_limit = crash_limit
+        self.crashes = 0  # browser or page deaths noticed, mid-render or between renders
         self._browser: ChromiumPipe | None = None
         self._session: str | None = None
         self._dir: str | None = None
@@ -135,7 +140,11 @@ class FigureRenderer:
         if self._browser and self._browser.alive:
             return
         if self._browser is not None:  # it died: clean up what is left, then start afresh
+            died_idle = self._browser.process is not None  # not closed by `render` after a failure
+            code = self._browser.process.returncode if died_idle else None
             self._browser.close()
+            if died_idle:
+                self._crashed(BrowserError(f"Chromium exited (code {code}) between renders"))
             self.restarts += 1
             log.warning("renderer browser was gone; restarting it (restart %d)", self.restarts)
         self._dir = self._dir or owned_tempdir("intelli-render-")
@@ -154,6 +163,12 @@ class FigureRenderer:
         except BrowserError:
             self._browser.close()
             raise
+
+    def _crashed(self, error: BrowserError) -> None:
+        """Count a dead browser or page; the one reaching `crash_limit` is raised, not retried."""
+        self.crashes += 1
+        if self.crash_limit is not None and self.crashes >= self.crash_limit:
+            raise BrowserError(str(error)) from None
 
     def _evaluate(self, expression: str, timeout: float | None = None):
         reply = self._browser.send(
@@ -199,6 +214,7 @@ class FigureRenderer:
                 # a whole new browser even if only the page's renderer crashed: a new page alone
                 # would save ~0.5 s, but one way to recover is simpler, and crashes are rare
                 self._browser.close()
+                self._crashed(exc)
                 if attempt == 2:
                     raise RenderError(f"the browser failed twice while rendering: {exc}") from None
         out: dict[str, bytes] = {}

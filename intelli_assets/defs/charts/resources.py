@@ -1,7 +1,7 @@
 """Chart resources: one warm Chromium per run (always shut down) and the forecast worker."""
 
 from concurrent.futures import Future
-from typing import Optional
+from typing import Literal, Optional
 
 import dagster as dg
 import plotly.graph_objects as go
@@ -9,20 +9,25 @@ from pydantic import Field, PrivateAttr
 
 from intelli_assets.charts import CHARTS
 from intelli_assets.forecast_worker import Forecaster, ForecastWorker
-from intelli_assets.rendering import FigureRenderer
+from intelli_assets.rendering import DEFAULT_ENGINE, EngineRenderer, Images
 
 
 class ChartRenderer(dg.ConfigurableResource):
-    """Starts Chromium when the run starts, reuses it for every chart, restarts it if it dies,
-    and closes it when the run ends (success or failure)."""
+    """Starts the rendering engine when the run starts, reuses it for every chart, and closes
+    it when the run ends (success or failure). `fast` restarts a browser that dies; if it cannot
+    start or crashes twice, the rest of the run is drawn with kaleido."""
 
+    engine: Literal["fast", "kaleido"] = Field(
+        default=DEFAULT_ENGINE,
+        description="fast: the project's one-page Chromium renderer (~5x faster); kaleido: Plotly's own "
+        "exporter (the reference, and the fallback when fast fails); both write the same files")
     browser_path: Optional[str] = Field(default=None, description="Chromium binary; default: $BROWSER_PATH, then PATH")
     timeout_seconds: float = Field(default=60.0, description="per-image limit before the browser is restarted")
-    _renderer: Optional[FigureRenderer] = PrivateAttr(default=None)
+    _renderer: Optional[EngineRenderer] = PrivateAttr(default=None)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         # its ~1 s start overlaps the dataset steps and chart building
-        self._renderer = FigureRenderer(self.browser_path, timeout=self.timeout_seconds)
+        self._renderer = EngineRenderer(self.engine, self.browser_path, timeout=self.timeout_seconds)
         self._renderer.start_in_background()
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
@@ -30,15 +35,21 @@ class ChartRenderer(dg.ConfigurableResource):
             self._renderer.close()
             self._renderer = None
 
-    def _ensure(self) -> FigureRenderer:
+    def _ensure(self) -> EngineRenderer:
         if self._renderer is None:  # used outside a run (e.g. called directly in a script)
-            self._renderer = FigureRenderer(self.browser_path, timeout=self.timeout_seconds)
+            self._renderer = EngineRenderer(self.engine, self.browser_path, timeout=self.timeout_seconds)
         return self._renderer
 
     def submit(self, fig: go.Figure, formats: list[str], scale: float = 1.0,
-               preview_scale: Optional[float] = None) -> "Future[dict[str, bytes]]":
-        """Render in the background: a future of the bytes per format (`FigureRenderer.render`)."""
+               preview_scale: Optional[float] = None) -> "Future[Images]":
+        """Render in the background: a future of the bytes per format, and the engine that drew
+        them (`EngineRenderer.render`)."""
         return self._ensure().submit(fig, formats, scale, preview_scale)
+
+    @property
+    def fallback_reason(self) -> Optional[str]:
+        """Why this run switched from the fast renderer to kaleido (None: it did not)."""
+        return self._renderer.fallback_reason if self._renderer is not None else None
 
 
 def run_fits_models(run: Optional[dg.DagsterRun]) -> bool:

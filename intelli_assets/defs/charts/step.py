@@ -91,6 +91,15 @@ class ChartsStep:
         self.queue: deque[PendingChart] = deque()
         self.last_done = 0.0  # when Chromium finished the previous chart: render_ms excludes queueing
         self.dropped: set[str] = set()  # charts whose cancel was requested
+        self.fallback_noted = False
+
+    def note_fallback(self) -> None:
+        """Say once in the run log that the renderer fell back to kaleido, and why. (A renderer
+        passed in by the caller may be a bare FigureRenderer, which never falls back.)"""
+        reason = getattr(self.renderer, "fallback_reason", None)
+        if reason and not self.fallback_noted:
+            self.fallback_noted = True
+            self.context.log.warning(reason)
 
     # --- progress ---------------------------------------------------------------------------
 
@@ -108,7 +117,7 @@ class ChartsStep:
     def cancel_state(self) -> tuple[bool, set[str]]:
         """(the whole run is cancelling, charts whose cancel was requested), read from the
         run's status and tags: a cancel from another process takes effect within one chart."""
-        run = self.context.instance.get_run_by_id(self.context.run_id)
+        run = self.context.instance.get_run_by_id(self.context.run.run_id)
         if run is None:
             return False, set()
         return run.status == dg.DagsterRunStatus.CANCELING, cancelled_charts(run.tags)
@@ -148,9 +157,11 @@ class ChartsStep:
         try:
             images = pending.images.result()
         except Exception as exc:  # noqa: BLE001 - a render error belongs to this chart only
+            self.note_fallback()
             discard(pending)
             self.fail(pending.key, f"rendering failed: {exc}", exc)
             return
+        self.note_fallback()
         done = pending.rendered[0] if pending.rendered else time.perf_counter()
         render_ms, self.last_done = (done - max(pending.submitted, self.last_done)) * 1000, done
         try:  # e.g. the disk is full: this chart fails, and leaves no file
@@ -164,7 +175,7 @@ class ChartsStep:
             return
         for warning in pending.chart.chart_data.get("warnings", []):
             self.context.log.warning(f"{pending.key}: {warning}")
-        yield materialization(pending, images["preview"], render_ms)
+        yield materialization(pending, images["preview"], render_ms, getattr(images, "engine", "fast"))
 
     # --- the step ---------------------------------------------------------------------------
 
@@ -228,9 +239,10 @@ class ChartsStep:
             )
 
 
-def materialization(pending: PendingChart, preview_png: bytes, render_ms: float) -> dg.MaterializeResult:
-    """A chart's materialization: inline preview, paths, params, chart_data, and each file's
-    sha256 (the audit trail `intelli audit` verifies)."""
+def materialization(pending: PendingChart, preview_png: bytes, render_ms: float,
+                    engine: str = "fast") -> dg.MaterializeResult:
+    """A chart's materialization: inline preview, paths, params, chart_data, each file's sha256
+    (the audit trail `intelli audit` verifies) and the engine that drew the images."""
     preview = base64.b64encode(preview_png).decode()
     chart_data = pending.chart.chart_data
     files = {fmt: info for fmt, info in sorted(pending.files.items()) if fmt != "settings"}
@@ -246,5 +258,6 @@ def materialization(pending: PendingChart, preview_png: bytes, render_ms: float)
             "warnings": len(chart_data.get("warnings", [])),
             "build_ms": pending.build_ms,
             "render_ms": round(render_ms, 1),
+            "engine": engine,  # fast or kaleido (a fallback shows here)
         },
     )

@@ -27,10 +27,11 @@ class InboxFolder(dg.ConfigurableResource):
 
 @dg.sensor(job=dataset_charts_job, minimum_interval_seconds=5, default_status=dg.DefaultSensorStatus.RUNNING)
 def inbox(context: dg.SensorEvaluationContext, inbox_folder: InboxFolder, store: ArtifactStore) -> dg.SensorResult:
-    """Picks up *.xlsx/*.csv exports once they are stable (same size and mtime on two ticks),
+    """Picks up *.xlsx/*.csv exports and *.lens.json queries once they are stable (same size and mtime on two ticks),
     skips hidden, lock and partial files, and moves each file it reads to processed/ or to
     rejected/ (with NAME.reason.txt). New content adds a dataset partition and requests one job
-    (source -> dataset -> every chart); the same content under any name adds nothing."""
+    (source -> dataset -> every chart); the same content under any name adds nothing, except a
+    Lens query, which is fetched again."""
     folder = inbox_folder.folder
     folder.mkdir(parents=True, exist_ok=True)
     previous = {name: tuple(snap) for name, snap in json.loads(context.cursor or "{}").items()}
@@ -50,11 +51,13 @@ def inbox(context: dg.SensorEvaluationContext, inbox_folder: InboxFolder, store:
             continue
         if intake.reason:
             context.log.warning(f"rejected {intake.name} -> {intake.moved_to}: {intake.reason}")
-        elif intake.new:
-            known.add(intake.key)
-            new_keys.append(intake.key)
+        elif intake.wants_run:
+            if intake.new:
+                known.add(intake.key)
+                new_keys.append(intake.key)
             requests.append(inbox_run_request(intake, owner))
-            context.log.info(f"{intake.name}: new dataset {intake.key}")
+            context.log.info(f"{intake.name}: " + (f"new dataset {intake.key}" if intake.new
+                                                   else f"Lens query of dataset {intake.key}: fetching it again"))
         else:
             context.log.info(f"{intake.name}: same content as dataset {intake.key}; nothing new")
     return dg.SensorResult(

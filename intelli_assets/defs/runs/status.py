@@ -33,4 +33,16 @@ def step_failures(instance: dg.DagsterInstance, run_id: str) -> dict[str, str]:
         while error is not None and error.cause is not None and GENERIC_STEP_ERROR.match(error.message):
             error = error.cause
         out[record.step_key] = _readable(error.message) if error else "failed"
+        if "blocking asset check" in (error.message if error else ""):  # say which check and why
+            out[record.step_key] += "".join(f"; {name}: {why}" for name, why in failed_checks(instance, run_id))
+    return out
+
+
+def failed_checks(instance: dg.DagsterInstance, run_id: str) -> list[tuple[str, str]]:
+    """(check name, its description) for every check that failed in the run."""
+    out = []
+    for record in instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION):
+        evaluation = record.dagster_event.event_specific_data
+        if not evaluation.passed:
+            out.append((evaluation.check_name, evaluation.description or "failed"))
     return out

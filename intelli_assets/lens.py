@@ -1,0 +1,291 @@
+"""The Lens.org Patent API: query files and a scrolling fetch client (httpx); `lens_records`
+turns the stored pages into the canonical records table. No Dagster imports.
+
+Lens's docs (docs.api.lens.org): `POST /patent/search` with `Authorization: Bearer <token>`;
+cursor paging with `"scroll": "1m"` and the newest `scroll_id` (it changes every page); 204 when
+the scroll is exhausted; an expired scroll_id is answered 400 ("request-patent") or 404
+("getting-started"); 429 says how long to wait in `x-rate-limit-retry-after-seconds`.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from intelli_assets.errors import IntelliError, InvalidSourceError
+
+DEFAULT_LENS_URL = "https://api.lens.org"
+TOKEN_ENV = "LENS_API_TOKEN"
+URL_ENV = "LENS_API_URL"
+SEARCH_PATH = "/patent/search"
+SCROLL = "1m"
+MAX_PAGE_SIZE = 1000
+# Response paths, as `include` takes them. `families.simple_family` whole: a third-party client
+# reports `families.simple_family.family_id` refused as "Unrecognized fields".
+DEFAULT_INCLUDE: list[str] = [
+    "lens_id", "jurisdiction", "doc_number", "kind", "date_published", "lang",
+    "biblio.invention_title", "biblio.parties.applicants", "biblio.parties.inventors",
+    "biblio.classifications_ipcr", "biblio.classifications_cpc", "biblio.priority_claims",
+    "biblio.cited_by.patent_count", "families.simple_family", "legal_status.patent_status",
+]
+QUERY_KIND = "Lens query file"
+QUERY_FIELDS = ("name", "query", "include", "max_records", "page_size", "description")
+MAX_RESTARTS = 2
+RATE_LIMIT_PATIENCE = 4  # 429 answers allowed per request, per allowed error
+MAX_RATE_WAIT = 900.0  # a longer wait means a used-up quota, not a busy minute: fail and say so
+MESSAGE_CHARS = 300
+
+
+@dataclass
+class LensQuery:
+    name: str
+    query: dict | str
+    include: list[str]
+    max_records: int | None
+    page_size: int = MAX_PAGE_SIZE
+
+
+@dataclass
+class LensPage:
+    number: int
+    body: bytes = field(repr=False)
+    records: int
+    total: int | None
+
+
+@dataclass
+class LensFetch:
+    pages: int
+    records: int  # in the last (complete) pass of the scroll
+    total: int | None
+    capped: bool
+    restarts: int
+    retries: int
+
+
+class LensError(IntelliError):
+    """A fetch failed; `page` is the page being asked for (1-based), if any."""
+
+    def __init__(self, message: str, page: int | None = None):
+        super().__init__(message)
+        self.page = page
+
+
+class LensAuthError(LensError):
+    """The token is missing, rejected or lacks access: retrying cannot help."""
+
+
+class _ScrollExpired(Exception):
+    """Lens no longer knows the scroll_id: the search starts again."""
+
+
+def _whole(value: object, low: int = 1, high: int | None = None) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= low and (high is None or value <= high)
+
+
+def read_lens_query(path: str | Path) -> LensQuery:
+    """Read and check a query file NAME.lens.json; InvalidSourceError lists every problem."""
+    def invalid(*problems: str) -> InvalidSourceError:
+        return InvalidSourceError(str(path), list(problems), kind=QUERY_KIND)
+
+    try:
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise invalid(f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise invalid(f"cannot be read ({exc.__class__.__name__}: {exc})") from None
+    if not isinstance(doc, dict):
+        raise invalid(f"must be a JSON object, not {type(doc).__name__}")
+    problems = []
+    name, query, max_records = doc.get("name"), doc.get("query"), doc.get("max_records")
+    if not isinstance(name, str) or not name.strip():
+        problems.append("`name`: required, a non-empty string naming the dataset")
+    if "query" not in doc:
+        problems.append('`query`: required, a Lens query object ({"match": ...}) or a query string')
+    elif not (isinstance(query, dict | str) and query and str(query).strip()):
+        problems.append("`query`: expected a non-empty object or string")
+    include = doc.get("include", [])
+    if not isinstance(include, list) or not all(isinstance(f, str) and f.strip() for f in include):
+        problems.append('`include`: expected a list of field paths (strings), e.g. ["abstract"]')
+        include = []
+    if max_records is not None and not _whole(max_records):
+        problems.append(f"`max_records`: expected a positive whole number, got {max_records!r}")
+    page_size = doc.get("page_size", MAX_PAGE_SIZE)
+    if not _whole(page_size, 1, MAX_PAGE_SIZE):
+        problems.append(f"`page_size`: expected a whole number from 1 to {MAX_PAGE_SIZE}, got {page_size!r}")
+    # a typo such as `max_record` would otherwise fetch everything, silently
+    problems += [f"unknown field `{k}` (expected: {', '.join(QUERY_FIELDS)})" for k in doc if k not in QUERY_FIELDS]
+    if problems:
+        raise invalid(*problems)
+    # the records table needs DEFAULT_INCLUDE; `include` adds fields to keep in the raw pages
+    fields = DEFAULT_INCLUDE + [f for f in dict.fromkeys(include) if f not in DEFAULT_INCLUDE]
+    return LensQuery(name.strip(), query, fields, max_records, page_size)
+
+
+class LensClient:
+    """Fetches every page of a query by scrolling; each page goes to `on_page` before the next
+    request, so a failure half-way keeps what came. The token appears in no message or repr."""
+
+    def __init__(self, token: str, base_url: str = DEFAULT_LENS_URL, *, timeout: float = 60.0, max_attempts: int = 6,
+                 backoff: float = 1.0, max_backoff: float = 60.0, sleep: Callable[[float], None] = time.sleep,
+                 transport: httpx.BaseTransport | None = None, max_restarts: int = MAX_RESTARTS):
+        self._token = (token or "").strip()
+        self.base_url = (base_url or DEFAULT_LENS_URL).rstrip("/")
+        if not self.base_url.startswith(("http://", "https://")):
+            raise LensError(f"the Lens API URL must start with https:// (set {URL_ENV} like {DEFAULT_LENS_URL})")
+        self.timeout, self.max_attempts, self.max_restarts = timeout, max(1, max_attempts), max_restarts
+        self.backoff, self.max_backoff, self._sleep = backoff, max_backoff, sleep
+        self._http = httpx.Client(timeout=httpx.Timeout(timeout), transport=transport)
+        self._say: Callable[[str], None] = lambda line: None
+        self._pages = self._retries = 0
+
+    def __repr__(self) -> str:
+        return f"LensClient({self._redact(self.base_url)!r})"
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> LensClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _redact(self, text: str) -> str:
+        return text.replace(self._token, "***") if self._token else text
+
+    def fetch(self, query: LensQuery, on_page: Callable[[LensPage], None],
+              progress: Callable[[str], None] | None = None) -> LensFetch:
+        """Every page of `query` (up to max_records). An expired scroll restarts the search up to
+        `max_restarts` times; the records it repeats are dropped by `lens_records`."""
+        if not self._token:
+            raise LensAuthError(f"{TOKEN_ENV} is not set: set it to a Lens.org API access token (from your Lens "
+                                "user profile) to fetch patents")
+        self._say, self._pages, self._retries, restarts = progress or (lambda line: None), 0, 0, 0
+        while True:
+            try:
+                received, total, capped = self._scroll(query, on_page)
+                return LensFetch(self._pages, received, total, capped, restarts, self._retries)
+            except _ScrollExpired as exc:
+                page = self._pages + 1
+                if restarts >= self.max_restarts:
+                    raise LensError(f"page {page}: the scroll expired {restarts + 1} times (Lens.org: {exc.args[0]}); "
+                                    "Lens keeps a scroll for 1 minute between pages", page=page) from None
+                restarts += 1
+                self._say(f"lens: page {page} · scroll expired, searching again ({restarts} of {self.max_restarts})")
+
+    def _scroll(self, query: LensQuery, on_page: Callable[[LensPage], None]) -> tuple[int, int | None, bool]:
+        """One pass of the scroll: (records received, Lens's total, capped at max_records)."""
+        limit = query.max_records
+        size = min(query.page_size, limit) if limit else query.page_size
+        body: dict = {"query": query.query, "include": query.include, "size": size, "scroll": SCROLL}
+        received, total = 0, None
+        while True:
+            number = self._pages + 1
+            response = self._post(body, number)
+            if response is None:  # 204: the scroll is exhausted
+                return received, total, False
+            doc = page_document(response.content, number)
+            total = doc["total"] if isinstance(doc.get("total"), int) else total
+            if not doc["data"]:
+                return received, total, False
+            on_page(LensPage(number, response.content, len(doc["data"]), total))
+            self._pages, received = number, received + len(doc["data"])
+            target = min(t for t in (total, limit) if t is not None) if total is not None or limit else None
+            self._say(f"lens: page {number} · {received:,}" + (f" of {target:,}" if target is not None else "")
+                      + " records")
+            if limit and received >= limit:
+                return received, total, total is None or total > limit
+            if total is not None and received >= total:
+                return received, total, False
+            if not isinstance(doc.get("scroll_id"), str) or not doc["scroll_id"]:
+                raise LensError(f"page {number}: Lens.org sent no scroll_id, so the rest cannot be fetched", page=number)
+            body = {"scroll_id": doc["scroll_id"], "scroll": SCROLL, "include": query.include, "size": size}
+
+    def _delay(self, attempt: int) -> float:
+        # full jitter: clients that failed together do not come back together
+        return random.uniform(0, min(self.max_backoff, self.backoff * 2 ** (attempt - 1)))
+
+    def _post(self, body: dict, page: int) -> httpx.Response | None:
+        """The answer to one request (None for 204), after retries and rate-limit waits."""
+        headers = {"Authorization": f"Bearer {self._token}", "Accept": "application/json"}
+        errors = rate_waits = 0
+        while True:
+            response = None  # errors are raised outside `except`: no httpx request (headers) chained to them
+            try:
+                response = self._http.post(self.base_url + SEARCH_PATH, json=body, headers=headers)
+            except httpx.TimeoutException:
+                failure = f"timed out after {self.timeout:g} s"
+            except (httpx.TransportError, httpx.InvalidURL) as exc:
+                failure = self._redact(f"connection failed ({exc.__class__.__name__}: {exc})")
+            if response is not None:
+                status = response.status_code
+                if status in (200, 204):
+                    return response if status == 200 else None
+                message = self._redact(_lens_message(response))
+                if status in (401, 403):
+                    raise LensAuthError(f"Lens.org rejected the token in {TOKEN_ENV} (HTTP {status}): it is wrong or "
+                                        f"expired, or lacks access to the Patent API (Lens.org: {message}).", page=page)
+                if status == 429:
+                    rate_waits += 1
+                    wait = _retry_after(response)
+                    wait = self._delay(rate_waits) if wait is None else wait
+                    if rate_waits > self.max_attempts * RATE_LIMIT_PATIENCE or wait > MAX_RATE_WAIT:
+                        raise LensError(f"page {page}: Lens.org's rate limit refused the request {rate_waits} times, "
+                                        f"last asking to wait {wait:g} s (the plan's quota may be used up; Lens.org: "
+                                        f"{message})", page=page)
+                    self._retries += 1
+                    self._say(f"lens: page {page} · rate limited, waiting {wait:g} s")
+                    self._sleep(wait)
+                    continue
+                if "scroll_id" in body and status in (400, 404):
+                    raise _ScrollExpired(f"HTTP {status}: {message}")
+                if status < 500:
+                    raise LensError(f"page {page}: Lens.org refused the request (HTTP {status}): {message}", page=page)
+                failure = f"HTTP {status} ({message})"
+            errors += 1
+            if errors >= self.max_attempts:
+                raise LensError(f"page {page}: the request to Lens.org failed after {errors} attempts; last: {failure}",
+                                page=page)
+            self._retries += 1
+            wait = self._delay(errors)
+            self._say(f"lens: page {page} · {failure}; retrying in {wait:.1f} s "
+                      f"(attempt {errors + 1} of {self.max_attempts})")
+            self._sleep(wait)
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    try:
+        return max(0.0, float(response.headers["x-rate-limit-retry-after-seconds"]))
+    except (KeyError, ValueError):
+        return None
+
+
+def _lens_message(response: httpx.Response) -> str:
+    """Lens's own words for an error, on one line and bounded."""
+    text = response.text
+    try:
+        doc = json.loads(text)
+        text = next((str(doc[k]) for k in ("message", "error_description", "error", "detail") if doc.get(k)), text)
+    except (ValueError, AttributeError):
+        pass
+    text = " ".join(text.split()) or response.reason_phrase or "no message"
+    return text if len(text) <= MESSAGE_CHARS else text[:MESSAGE_CHARS - 1] + "…"
+
+
+def page_document(body: bytes | str, number: int) -> dict:
+    try:
+        doc = json.loads(body)
+    except ValueError as exc:  # JSONDecodeError says where; UnicodeDecodeError what
+        where = f"{exc.msg} at line {exc.lineno}, column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else exc
+        raise LensError(f"page {number}: Lens.org's response is not valid JSON ({where})", page=number) from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("data"), list):
+        got = ", ".join(list(doc)[:8]) if isinstance(doc, dict) else type(doc).__name__
+        raise LensError(f"page {number}: Lens.org's response has no `data` list (got: {got or 'nothing'})", page=number)
+    return doc
