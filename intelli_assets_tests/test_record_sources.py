@@ -208,3 +208,24 @@ def test_the_readme_documents_the_records_schema_as_declared():
     from intelli_assets_tests.conftest import PROJECT_ROOT
 
     assert records_schema_markdown() in (PROJECT_ROOT / "README.md").read_text()
+
+
+def test_the_documented_lens_record_with_a_title_language_choice(tmp_path, monkeypatch):
+    """Records built from Lens's own documented example (skipped without ../shared/data)."""
+    home = tmp_path / "home"
+    with FakeLens(total=9, token=TOKEN) as lens:  # record 0 is the documented example itself
+        monkeypatch.setenv("LENS_API_URL", lens.url)
+        monkeypatch.setenv("LENS_API_TOKEN", TOKEN)
+        query = write_query(tmp_path, "antigen")
+        bad = intelli("run", str(query), "--title-language", "german", home=home)
+        assert bad.returncode == 2 and "two-letter language code" in bad.stderr
+        proc = intelli("run", str(query), "--title-language", "de", "--charts", "top_patent_countries", "--json",
+                       home=home)
+    assert proc.returncode == 0, proc.stderr
+    key = json.loads(proc.stdout)["partition"]
+    records = pq.read_table(dataset_dir(home, key) / "records.parquet").to_pylist()
+    example = next(r for r in records if r["publication_number"] == "EP2471949A1")
+    assert example["title_language"] == "de" and example["title"].startswith("Verfahren zur Identifizierung")
+    assert example["applicants"] == ["PROGENIKA BIOPHARMA SA"] and example["applicant_countries"] == ["ES"]
+    assert example["family_id"] == "212482337" and example["legal_status"] == "active"
+    assert str(example["family_earliest_publication_date"]) == "2012-07-04"

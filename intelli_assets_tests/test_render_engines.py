@@ -18,7 +18,14 @@ import pytest
 
 from intelli_assets.charts import CHARTS
 from intelli_assets.dataset import Dataset, build_manifest
-from intelli_assets.rendering import EngineRenderer, FigureRenderer, engine_from_overrides
+from intelli_assets.rendering import (
+    BrowserError,
+    EngineRenderer,
+    FigureRenderer,
+    KaleidoRenderer,
+    engine_from_overrides,
+)
+from intelli_assets.rendering.browser import find_chromium
 from intelli_assets.sources import read_source
 from intelli_assets.style import Style
 from intelli_assets_tests.conftest import real_workbook
@@ -151,6 +158,45 @@ def test_a_fast_renderer_whose_page_crashes_twice_hands_the_rest_to_kaleido():
         assert engines == ["fast", "fast", "kaleido", "kaleido"]  # one crash is restarted, the second is not
         assert fast.crashes == 2 and fast.browser_pid is None  # the fast browser is shut down
         assert renderer.fallback_reason.startswith("fast renderer crashed twice: Chromium's page renderer crashed")
+
+
+def process_alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def test_a_kaleido_start_that_hangs_is_cut_short_and_retried_with_a_new_browser(tmp_path):
+    """kaleido's start can wait forever for a page-load event it missed; here a 'browser'
+    that never answers stands for that, once, then the real Chromium starts."""
+    pids, hung = tmp_path / "pids", tmp_path / "hung-once"
+    fake = tmp_path / "hangs-once"
+    fake.write_text(f"#!/bin/sh\necho $$ >> '{pids}'\nif [ -e '{hung}' ]; then exec '{find_chromium()}' \"$@\"; fi\n"
+                    f"touch '{hung}'\nexec sleep 600\n")
+    fake.chmod(0o755)
+    renderer = KaleidoRenderer(str(fake), start_timeout=5)
+    try:
+        out = Background(lambda: renderer.render(small_figure("retried"), ["svg"])).result(
+            HANG_GUARD, "the hung start was not cut short")
+    finally:
+        renderer.close()
+    assert b"retried A" in out["svg"]
+    first, second = (int(pid) for pid in pids.read_text().split())
+    assert not process_alive(first)  # the hung one was killed
+    wait_for(lambda: not process_alive(second), message="kaleido's browser outlived close()")
+
+
+def test_a_kaleido_browser_that_never_starts_fails_each_image_at_once_after_three_tries(tmp_path):
+    fake, marker = fake_chromium(tmp_path)
+    renderer = KaleidoRenderer(str(fake))
+    try:
+        for _ in range(2):
+            with pytest.raises(BrowserError, match="did not start: The browser seemed to close immediately"):
+                Background(lambda: renderer.render(small_figure("never"), ["png"])).result(HANG_GUARD, "no answer")
+    finally:
+        renderer.close()
+    assert marker.exists()
 
 
 def test_engine_setting_is_read_from_set_pairs_without_the_run_machinery():

@@ -101,7 +101,8 @@ def cmd_run(args: argparse.Namespace, path: Path | None = None) -> int:
         progress = None if args.json else (lambda line: print(line, file=sys.stderr, flush=True))
         report = run_workbook(path, charts, overrides, instance, progress,
                               idempotency_key=getattr(args, "idempotency_key", None),
-                              requested_by=getattr(args, "requested_by", None), renderer=renderer)
+                              requested_by=getattr(args, "requested_by", None), renderer=renderer,
+                              title_language=getattr(args, "title_language", None))
     except IntelliError as exc:
         if args.json:
             print(json.dumps({"status": "invalid", "error": str(exc)}, ensure_ascii=False))
@@ -175,6 +176,8 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text)
         if name == "run":
             p.add_argument("path")
+            p.add_argument("--title-language", metavar="CODE",
+                           help="results lists and Lens: which title to keep when a record has several (en, es, de...)")
         p.add_argument("--charts", default="all", help="'all' or comma-separated chart keys (see `intelli charts`)")
         p.add_argument("--set", action="append", metavar="KEY=VALUE",
                        help="chart parameter or style option, e.g. top_n=10, palette=ocean, language=en")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import fcntl
 import getpass
 import os
+import re
 import sys
 import threading
 import time
@@ -222,18 +223,26 @@ def execute_run(instance: dg.DagsterInstance, key: str, charts: list[str], run_c
 
 def run_workbook(path: Path, charts: list[str], overrides: dict[str, Any], instance: dg.DagsterInstance,
                  progress: Callable[[str], None] | None = None, idempotency_key: str | None = None,
-                 requested_by: str | None = None, renderer: FigureRenderer | None = None) -> RunReport:
+                 requested_by: str | None = None, renderer: FigureRenderer | None = None,
+                 title_language: str | None = None) -> RunReport:
     """Validate a source (Filters workbook, results list or Lens query file), add its partition,
     execute the main job in this process and report per chart. Raises InvalidSourceError and
     ChartParamError before touching the instance. With an idempotency key already used,
     returns that job instead of a new one. Ctrl-C or SIGTERM cancel the run (status
-    `cancelled`, `exit_signal` set). A Lens query is fetched again on every run."""
+    `cancelled`, `exit_signal` set). A Lens query is fetched again on every run.
+    `title_language` picks the title of record-level sources (default: English)."""
     kind = validate_source(path)  # full validation first: a bad file adds nothing
     if kind == LENS_QUERY:
         require_lens_token(path)
     ops = chart_run_config(charts, overrides)
     sha = file_sha256(path)
-    request = params_hash({"content": sha, "charts": charts, "config": ops})  # what was asked, exactly
+    if title_language and not re.fullmatch(r"[a-z]{2}", title_language):
+        raise ChartParamError(f"--title-language {title_language!r}: expected a two-letter language code (en, es, de...)")
+    engine = str(overrides["engine"]).lower() if "engine" in overrides else None
+    dataset_ops = {"patent_dataset": {"config": {"title_language": title_language}}} if title_language else {}
+    asked = {"content": sha, "charts": charts, "config": ops, **({"engine": engine} if engine else {}),
+             **({"dataset": dataset_ops} if dataset_ops else {})}
+    request = params_hash(asked)  # what was asked, exactly
     with idempotency_lock(idempotency_key) as release:
         if idempotency_key and (existing := find_by_idempotency_key(instance, idempotency_key)):
             release()
@@ -258,7 +267,10 @@ def run_workbook(path: Path, charts: list[str], overrides: dict[str, Any], insta
             if instance.has_run(run_id):
                 release()
 
-        run_config = {"ops": {"raw_source": {"config": {"path": str(path.resolve())}}, **ops}}
+        run_config: dict[str, Any] = {"ops": {"raw_source": {"config": {"path": str(path.resolve())}}, **dataset_ops,
+                                              **ops}}
+        if engine and renderer is None:  # the caller's own renderer already is the engine asked for
+            run_config["resources"] = {"renderer": {"config": {"engine": engine}}}
         return execute_run(instance, key, charts, run_config, tags, run_id, progress, on_poll=release_once_created,
                            renderer=renderer)
 

@@ -1,19 +1,21 @@
 """Two engines for the same static files, and the fallback from one to the other.
 
 `fast` is this project's one-page renderer (`renderer.FigureRenderer`). `kaleido` is Plotly's
-own exporter through kaleido's sync server: the reference way to draw a Plotly figure,
-~5x slower per image because kaleido reloads its page (and re-parses plotly.js) for every
-image, and the fallback when the fast renderer cannot start or keeps crashing. Both drive the
-same system Chromium with the same plotly.js, so they produce the same PNG and SVG files.
-No Dagster imports.
+own exporter: the reference way to draw a Plotly figure, ~5x slower per image because kaleido
+reloads its page (and re-parses plotly.js) for every image, and the fallback when the fast
+renderer cannot start or keeps crashing. Both drive the same system Chromium with the same
+plotly.js, so they produce the same PNG and SVG files. No Dagster imports.
 """
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import json
 import logging
+import os
+import signal
 import threading
-import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -35,12 +37,12 @@ log = logging.getLogger(__name__)
 ENGINES = ("fast", "kaleido")
 DEFAULT_ENGINE = "fast"
 FAST_CRASH_LIMIT = 2  # the fast renderer's second crash in a run hands the rest to kaleido
-# kaleido's server is one per process and its calls are not thread-safe (each waits on the
-# shared task queue): one caller at a time, and it runs while any KaleidoRenderer uses it
-_SERVER_LOCK = threading.Lock()
-_server_users = 0
-# beyond kaleido's own per-image timeout: its browser start (~1 s) and page reload
-CALL_GRACE_SECONDS = 30.0
+# kaleido's browser start (~1.3 s here) can hang for good: its tab waits for a page-load event
+# that Chromium never sends when the page loads before kaleido enables page events (a race
+# that busy threads lose). So the start has a deadline, and is retried with a new browser.
+KALEIDO_START_SECONDS = 15.0
+KALEIDO_START_ATTEMPTS = 3
+CALL_GRACE_SECONDS = 15.0  # beyond kaleido's own per-image timeout: its page reload after the image
 
 
 class Images(dict[str, bytes]):
@@ -63,82 +65,102 @@ def engine_from_overrides(pairs: Iterable[str]) -> str:
     return engine if engine in ENGINES else DEFAULT_ENGINE
 
 
-_server_error: BaseException | None = None  # why kaleido's server thread ended, if it failed
-_previous_excepthook = threading.excepthook
-
-
-def _install_excepthook() -> None:
-    global _previous_excepthook
-    if threading.excepthook is not _keep_server_error:
-        _previous_excepthook = threading.excepthook
-        threading.excepthook = _keep_server_error
-
-
-def _keep_server_error(args: threading.ExceptHookArgs) -> None:
-    """Keep the error that ended kaleido's server thread (e.g. its browser exited at once) for
-    the call waiting on it to report, instead of a traceback on stderr; others pass through."""
-    global _server_error
-    import kaleido
-
-    if args.thread is not None and args.thread is getattr(getattr(kaleido, "_global_server", None), "_thread", None):
-        _server_error = args.exc_value
+def kill_browser(browser: Any) -> None:
+    """Kill a kaleido browser's process group (its launcher runs it in a session of its own)."""
+    process = getattr(browser, "subprocess", None)
+    if process is None or process.poll() is not None:
         return
-    _previous_excepthook(args)
-
-
-def _server_failure() -> str:
-    """The first line of kaleido's error (the rest of it advises downloading a browser)."""
-    error = _server_error
-    if error is None:
-        return "see the log"
-    return str(error.args[0]) if error.args else type(error).__name__
-
-
-def _server_running() -> bool:
-    """Is kaleido's server thread alive? Once it is gone (its browser did not start, or died),
-    a call would wait forever for a reply, and only its thread tells. Unknown: assume alive
-    (the call's deadline still applies)."""
-    import kaleido
-
-    thread = getattr(getattr(kaleido, "_global_server", None), "_thread", None)
-    return thread is None or thread.is_alive()
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        process.kill()
 
 
 class KaleidoRenderer:
-    """Static export through kaleido's sync server: the system Chromium (never a downloaded
-    one), MathJax off and our local plotly.js (kaleido's defaults load both from a CDN)."""
+    """Static export with kaleido (`kaleido.Kaleido.calc_fig`, what its sync server runs) on
+    the system Chromium (never a downloaded one), MathJax off and our local plotly.js (kaleido's
+    defaults load both from a CDN). Its own event-loop thread, not kaleido's process-wide sync
+    server: that one cannot be given a start deadline, and once hung, stopping it hangs too."""
 
     engine = "kaleido"
 
-    def __init__(self, executable: str | None = None, timeout: float = 60.0, plotly_js: Path = PLOTLY_JS):
+    def __init__(self, executable: str | None = None, timeout: float = 60.0, plotly_js: Path = PLOTLY_JS,
+                 start_timeout: float = KALEIDO_START_SECONDS):
         self.executable = executable
         self.timeout = timeout
         self.plotly_js = plotly_js
-        self._started = False
-        self._path: str | None = None
-        self._broken: str | None = None  # a call that never returned: the server is not to be trusted
+        self.start_timeout = start_timeout
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._opening: concurrent.futures.Future | None = None
+        self._kaleido: Any = None  # an open kaleido.Kaleido
+        self._failed: str | None = None  # why it could not start: later images fail at once
 
-    def start(self) -> None:
-        """Start the server (it starts its browser in its own thread, so this returns at once)."""
-        global _server_users, _server_error
-        if self._started:
+    def start_in_background(self) -> None:
+        """Start kaleido's browser in the loop thread; returns at once."""
+        if self._kaleido is not None or self._opening is not None or self._failed:
             return
+        try:
+            path = self.executable or find_chromium()
+        except BrowserError as exc:  # reported by the first image, as the fast renderer does
+            self._failed = str(exc)
+            return
+        if self._loop is None:
+            self._loop = asyncio.new_event_loop()
+            self._thread = threading.Thread(target=self._loop.run_forever, name="kaleido-loop", daemon=True)
+            self._thread.start()
+        self._opening = asyncio.run_coroutine_threadsafe(self._open(path), self._loop)
+
+    async def _open(self, path: str) -> Any:
         import kaleido
 
-        path = self._path = self.executable or find_chromium()  # BrowserError when there is none
-        with _SERVER_LOCK:
-            _install_excepthook()
-            if _server_users and not _server_running():  # another user's server died: start afresh
-                kaleido.stop_sync_server(silence_warnings=True)
-                _server_users = 0
-            if _server_users == 0:
-                _server_error = None
-                kaleido.start_sync_server(path=path, mathjax=False, plotlyjs=self.plotly_js.as_uri(), n=1,
-                                          timeout=self.timeout, silence_warnings=True)
-            _server_users += 1
-        self._started = True
+        browser = kaleido.Kaleido(path=path, mathjax=False, plotlyjs=self.plotly_js.as_uri(), n=1,
+                                  timeout=self.timeout)
+        try:
+            await asyncio.wait_for(browser.open(), self.start_timeout)
+        except BaseException:
+            await self._discard(browser)
+            raise
+        return browser
 
-    start_in_background = start
+    @staticmethod
+    async def _discard(browser: Any, hung: bool = True) -> None:
+        """Close a kaleido browser. A hung one is killed first (it would never answer
+        Browser.close) and kaleido's close is cut short (after such a kill it waits ~10 s for
+        nothing); a healthy one is closed the normal way, and killed if that fails."""
+        if hung:
+            kill_browser(browser)
+        try:
+            await asyncio.wait_for(browser.close(), 2 if hung else 10)
+        except Exception as exc:  # noqa: BLE001 - killed below; only its folders may be left
+            log.debug("closing kaleido's browser: %s", exc)
+            kill_browser(browser)
+        page_dir = getattr(browser, "_html_tmp_dir", None)  # its page; Chromium's profile goes on GC
+        if page_dir is not None:
+            page_dir.clean()
+
+    def start(self) -> None:
+        """Wait for the browser; a start that fails or passes its deadline is retried afresh."""
+        if self._kaleido is not None:
+            return
+        if self._failed:
+            raise BrowserError(self._failed)
+        error: BaseException | None = None
+        for attempt in range(1, KALEIDO_START_ATTEMPTS + 1):
+            self.start_in_background()
+            try:
+                self._kaleido = self._opening.result(self.start_timeout + 15)
+                return
+            except TimeoutError:  # the start's deadline (asyncio's and concurrent.futures' are this one)
+                error = TimeoutError(f"no answer within {self.start_timeout:.0f} s")
+            except Exception as exc:  # noqa: BLE001 - reported below with the path
+                error = exc
+            finally:
+                self._opening = None
+            log.warning("kaleido's browser did not start (attempt %d of %d): %s", attempt,
+                        KALEIDO_START_ATTEMPTS, first_line(error))
+        self._failed = f"kaleido's browser {self.executable or find_chromium()} did not start: {first_line(error)}"
+        raise BrowserError(self._failed)
 
     def render(self, fig: go.Figure, formats: Sequence[str] = STATIC_FORMATS, scale: float = 1.0,
                preview_scale: float | None = None) -> dict[str, bytes]:
@@ -146,7 +168,6 @@ class KaleidoRenderer:
         unknown = set(formats) - set(STATIC_FORMATS)
         if unknown:
             raise ValueError(f"unsupported static format(s) {sorted(unknown)}; use png and/or svg")
-        self.start()
         width, height = figure_size(fig)
         figure = json.loads(pio.to_json(fig, validate=False))  # the JSON the fast renderer draws
         out: dict[str, bytes] = {}
@@ -159,48 +180,63 @@ class KaleidoRenderer:
         return out
 
     def _calc(self, figure: dict, fmt: str, width: int, height: int, scale: float) -> bytes:
-        """One `kaleido.calc_fig_sync` call, in a helper thread so that a server that died
-        (kaleido would wait forever) or never answers fails this chart instead of the run."""
-        import kaleido
-
-        if self._broken:
-            raise BrowserError(self._broken)
+        self.start()
         opts = {"format": fmt, "width": width, "height": height, "scale": scale}
-        box: dict[str, Any] = {}
+        call = asyncio.run_coroutine_threadsafe(self._kaleido.calc_fig(figure, opts=opts), self._loop)
+        try:
+            return call.result(self.timeout + CALL_GRACE_SECONDS)
+        except TimeoutError:  # kaleido's own per-image limit, or ours beyond it
+            call.cancel()
+            self._drop()  # the next image gets a new browser
+            raise BrowserError(f"kaleido did not finish a {fmt} export within {self.timeout:.0f} s") from None
+        except Exception as exc:
+            if self._kaleido.subprocess.poll() is not None:  # its browser died: a new one next time
+                self._drop()
+                raise BrowserError(f"kaleido's browser died: {first_line(exc)}") from None
+            raise RenderError(f"kaleido: {first_line(exc)}") from None
 
-        def call() -> None:
+    def _drop(self, hung: bool = True) -> None:
+        browser, self._kaleido = self._kaleido, None
+        if browser is not None and self._loop is not None:
             try:
-                box["value"] = kaleido.calc_fig_sync(figure, opts=opts)
-            except Exception as exc:  # noqa: BLE001 - re-raised below, in the caller's thread
-                box["error"] = exc
-
-        with _SERVER_LOCK:
-            worker = threading.Thread(target=call, name="kaleido-call", daemon=True)
-            worker.start()
-            deadline = time.monotonic() + self.timeout + CALL_GRACE_SECONDS
-            while worker.is_alive():
-                worker.join(0.05)
-                if worker.is_alive() and not _server_running():
-                    self._broken = f"kaleido's browser {self._path} stopped: {_server_failure()}"
-                    raise BrowserError(self._broken)
-                if worker.is_alive() and time.monotonic() > deadline:
-                    self._broken = f"kaleido did not answer a {fmt} export within {self.timeout + CALL_GRACE_SECONDS:.0f} s"
-                    raise BrowserError(self._broken)
-        if "error" in box:
-            raise RenderError(f"kaleido: {box['error']}") from box["error"]
-        return box["value"]
+                asyncio.run_coroutine_threadsafe(self._discard(browser, hung), self._loop).result(20)
+            except Exception as exc:  # noqa: BLE001 - killed already; only its folders may remain
+                log.warning("kaleido's browser did not close cleanly: %s", exc)
 
     def close(self) -> None:
-        global _server_users
-        if not self._started:
+        if self._loop is None:
             return
-        self._started = False
-        import kaleido
+        if self._opening is not None:  # a start in flight: let it end (bounded), then close it
+            try:
+                self._kaleido = self._opening.result(self.start_timeout + 15)
+            except Exception:  # noqa: BLE001 - nothing was opened
+                pass
+            self._opening = None
+        self._drop(hung=False)
+        try:  # e.g. the watchdog of a killed browser: end them before the loop goes
+            asyncio.run_coroutine_threadsafe(cancel_pending_tasks(), self._loop).result(10)
+        except Exception as exc:  # noqa: BLE001 - the loop is stopped regardless
+            log.debug("kaleido's loop did not wind down: %s", exc)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+        if not self._thread.is_alive():
+            self._loop.close()
+        self._loop = self._thread = None
 
-        with _SERVER_LOCK:
-            _server_users -= 1
-            if _server_users == 0:
-                kaleido.stop_sync_server(silence_warnings=True)
+
+async def cancel_pending_tasks() -> None:
+    tasks = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def first_line(error: BaseException | None) -> str:
+    """An error's own first line (choreographer's go on to advise downloading a browser)."""
+    if error is None:
+        return "unknown error"
+    text = str(error.args[0]) if error.args else ""
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 class EngineRenderer:
