@@ -165,7 +165,7 @@ def quality_checks(facets: pd.DataFrame, records: pa.Table | None = None) -> lis
     bad_counts = counts.isna() | (counts < 0) | (counts % 1 != 0)
     years = facets[facets["facet"].isin(["publication_year", "priority_year"])]
     year_values = pd.to_numeric(years["value"], errors="coerce")
-    bad_years = year_values.isna() | (year_values < 1800) | (year_values > 2100)
+    bad_years = year_values.isna() | (year_values < EARLIEST_YEAR) | (year_values > 2100)
     dupes = facets.duplicated(["facet", "value"], keep=False)
     return [
         CheckOutcome("non_empty", len(facets) > 0, f"{len(facets)} facet rows"),
@@ -173,7 +173,7 @@ def quality_checks(facets: pd.DataFrame, records: pa.Table | None = None) -> lis
                      f"{int(bad_counts.sum())} rows with a negative, fractional or missing count",
                      int(bad_counts.sum())),
         CheckOutcome("years_plausible", not bad_years.any(),
-                     f"{int(bad_years.sum())} year values outside 1800-2100", int(bad_years.sum())),
+                     f"{int(bad_years.sum())} year values outside {EARLIEST_YEAR}-2100", int(bad_years.sum())),
         CheckOutcome("no_duplicate_values", not dupes.any(),
                      f"{int(dupes.sum())} rows repeat a value within their facet", int(dupes.sum())),
         *record_checks(records),

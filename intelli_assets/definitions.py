@@ -10,6 +10,7 @@ from intelli_assets.defs.charts import definitions as charts
 from intelli_assets.defs.charts.resources import ChartRenderer
 from intelli_assets.defs.common.resources import ArtifactStore
 from intelli_assets.defs.datasets import definitions as datasets
+from intelli_assets.defs.descriptions import definitions as descriptions
 from intelli_assets.defs.inbox import definitions as inbox
 from intelli_assets.defs.jobs import dataset_charts_job
 from intelli_assets.defs.runs import definitions as runs
@@ -23,6 +24,7 @@ def build_defs(renderer: object | None = None) -> dg.Definitions:
         sources.defs,
         datasets.defs,
         charts.defs,
+        descriptions.defs,
         runs.defs,
         inbox.defs,
         dg.Definitions(

@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from intelli_assets.errors import InvalidSourceError
+from intelli_assets.records import EARLIEST_YEAR
 from intelli_assets.source_kinds import RESULTS_LIST_PROBLEM, check_container, looks_like_results_list
 
 EXCEL_SHEET_NAME_LIMIT = 31
@@ -307,11 +308,11 @@ def _sheet_facets(
     values = df[label_col]
     if facet in YEAR_FACETS:
         years = _parse_years(values)
-        bad_years = years.isna() | (years % 1 != 0) | (years < 1800) | (years > 2100)
+        bad_years = years.isna() | (years % 1 != 0) | (years < EARLIEST_YEAR) | (years > 2100)
         if bad_years.any():
             first = bad_years.idxmax()
             report.errors.append(
-                f"column {label_col!r} must hold years (1800-2100); row {excel_row(first)} has {_cell_text(values[first])}"
+                f"column {label_col!r} must hold years ({EARLIEST_YEAR}-2100); row {excel_row(first)} has {_cell_text(values[first])}"
             )
             return None
         values = years.astype(int).astype(str)

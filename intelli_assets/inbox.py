@@ -14,7 +14,8 @@ from pathlib import Path
 
 from intelli_assets.artifacts import bounded_name, instance_home
 
-SUPPORTED_SUFFIXES = (".xlsx", ".csv", ".lens.json")  # Filters/results lists, results lists, Lens queries
+# Filters workbooks and results lists (Excel), results lists (.csv), Lens.org queries
+SUPPORTED_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods", ".csv", ".lens.json")
 # browsers, Excel and copy tools write these while a file is on its way
 TEMPORARY_SUFFIXES = (".part", ".partial", ".crdownload", ".download", ".tmp", ".swp")
 PROCESSED, REJECTED = "processed", "rejected"
@@ -69,6 +70,8 @@ def unique_target(folder: Path, name: str) -> Path:
     name = bounded_name(name)
     target = folder / name
     stem, suffix = Path(name).stem, Path(name).suffix
+    if name.lower().endswith(".lens.json"):  # q-2.lens.json stays a query file
+        stem, suffix = name[:-len(".lens.json")], name[-len(".lens.json"):]
     n = 1
     while target.exists():
         n += 1
@@ -92,5 +95,5 @@ def move_rejected(path: Path, reason: str) -> Path:
 def unsupported_reason(path: Path) -> str | None:
     if not path.name.lower().endswith(SUPPORTED_SUFFIXES):
         return (f"{path.name}: unsupported file type {path.suffix or '(none)'!r}; the inbox takes Espacenet "
-                f"exports (.xlsx, .csv) and Lens.org query files (NAME.lens.json)")
+                f"exports ({', '.join(SUPPORTED_SUFFIXES[:-1])}) and Lens.org query files (NAME.lens.json)")
     return None

@@ -9,8 +9,11 @@ the scroll is exhausted; an expired scroll_id is answered 400 ("request-patent")
 
 from __future__ import annotations
 
+import html
 import json
+import math
 import random
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -62,7 +65,7 @@ class LensPage:
 @dataclass
 class LensFetch:
     pages: int
-    records: int  # in the last (complete) pass of the scroll
+    records: int  # distinct records delivered, up to max_records: the rows `lens_records` gives
     total: int | None
     capped: bool
     restarts: int
@@ -95,7 +98,7 @@ def read_lens_query(path: str | Path) -> LensQuery:
         return InvalidSourceError(str(path), list(problems), kind=QUERY_KIND)
 
     try:
-        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+        doc = json.loads(Path(path).read_text(encoding="utf-8-sig"))  # Notepad saves a BOM
     except json.JSONDecodeError as exc:
         raise invalid(f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
     except (OSError, UnicodeDecodeError) as exc:
@@ -143,7 +146,8 @@ class LensClient:
         self.backoff, self.max_backoff, self._sleep = backoff, max_backoff, sleep
         self._http = httpx.Client(timeout=httpx.Timeout(timeout), transport=transport)
         self._say: Callable[[str], None] = lambda line: None
-        self._pages = self._retries = 0
+        self._pages = self._retries = self._anonymous = 0
+        self._seen: set[str] = set()  # lens_ids delivered in this fetch, over every pass
 
     def __repr__(self) -> str:
         return f"LensClient({self._redact(self.base_url)!r})"
@@ -157,8 +161,20 @@ class LensClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def _secrets(self) -> list[str]:
+        # the token as sent, and as a JSON string would spell it when it holds `"`, `\` or `/`
+        escaped = json.dumps(self._token)[1:-1]
+        return [t for t in dict.fromkeys((self._token, escaped, escaped.replace("/", "\\/"))) if t]
+
     def _redact(self, text: str) -> str:
-        return text.replace(self._token, "***") if self._token else text
+        for secret in self._secrets():
+            text = text.replace(secret, "***")
+        return text
+
+    def _redact_bytes(self, body: bytes) -> bytes:
+        for secret in self._secrets():  # ASCII: checked when the fetch starts
+            body = body.replace(secret.encode(), b"***")
+        return body
 
     def fetch(self, query: LensQuery, on_page: Callable[[LensPage], None],
               progress: Callable[[str], None] | None = None) -> LensFetch:
@@ -167,11 +183,18 @@ class LensClient:
         if not self._token:
             raise LensAuthError(f"{TOKEN_ENV} is not set: set it to a Lens.org API access token (from your Lens "
                                 "user profile) to fetch patents")
+        # httpx cannot encode other header characters and would fail with an empty message
+        bad = next((i for i, c in enumerate(self._token, 1) if not "!" <= c <= "~"), None)
+        if bad is not None:
+            raise LensAuthError(f"{TOKEN_ENV} contains a character that cannot be sent (position {bad}); copy the "
+                                "token again from lens.org")
         self._say, self._pages, self._retries, restarts = progress or (lambda line: None), 0, 0, 0
+        self._seen, self._anonymous = set(), 0
         while True:
             try:
-                received, total, capped = self._scroll(query, on_page)
-                return LensFetch(self._pages, received, total, capped, restarts, self._retries)
+                distinct, total, capped = self._scroll(query, on_page, fresh=restarts == 0)
+                records = min(distinct, query.max_records) if query.max_records else distinct
+                return LensFetch(self._pages, records, total, capped, restarts, self._retries)
             except _ScrollExpired as exc:
                 page = self._pages + 1
                 if restarts >= self.max_restarts:
@@ -180,33 +203,63 @@ class LensClient:
                 restarts += 1
                 self._say(f"lens: page {page} · scroll expired, searching again ({restarts} of {self.max_restarts})")
 
-    def _scroll(self, query: LensQuery, on_page: Callable[[LensPage], None]) -> tuple[int, int | None, bool]:
-        """One pass of the scroll: (records received, Lens's total, capped at max_records)."""
+    def _scroll(self, query: LensQuery, on_page: Callable[[LensPage], None],
+                fresh: bool) -> tuple[int, int | None, bool]:
+        """One pass of the scroll: (distinct records so far, Lens's total, capped at max_records).
+        Only distinct lens_ids count: a server repeating records must not end the scroll early."""
         limit = query.max_records
         size = min(query.page_size, limit) if limit else query.page_size
         body: dict = {"query": query.query, "include": query.include, "size": size, "scroll": SCROLL}
-        received, total = 0, None
+        total, pages = None, 0
+        # a restarted pass repeats what came before; only ids new to this pass show it advancing
+        in_pass = self._seen if fresh else set()
         while True:
             number = self._pages + 1
+            target = _target(total, limit)
+            # Lens sends full pages: twice the pages needed means a scroll that will not end
+            bound = math.ceil(target / size) * 2 + 10 if target is not None else None
+            if bound is not None and pages >= bound:
+                raise LensError(f"page {number}: Lens.org's scroll has not ended after {pages} pages, though "
+                                f"{target:,} records fill {math.ceil(target / size)} pages of {size}", page=number)
             response = self._post(body, number)
             if response is None:  # 204: the scroll is exhausted
-                return received, total, False
+                return self._ended(number, total, limit)
             doc = page_document(response.content, number)
             total = doc["total"] if isinstance(doc.get("total"), int) else total
             if not doc["data"]:
-                return received, total, False
-            on_page(LensPage(number, response.content, len(doc["data"]), total))
-            self._pages, received = number, received + len(doc["data"])
-            target = min(t for t in (total, limit) if t is not None) if total is not None or limit else None
-            self._say(f"lens: page {number} · {received:,}" + (f" of {target:,}" if target is not None else "")
+                return self._ended(number, total, limit)
+            ids = [r.get("lens_id") if isinstance(r, dict) else None for r in doc["data"]]
+            named = {str(i) for i in ids if i is not None}
+            if not named - in_pass:
+                self._say(f"lens: page {number} · no new records (the scroll is not advancing); stopping at "
+                          f"{self._distinct():,} records")
+                return self._ended(number, total, limit)
+            in_pass |= named
+            self._seen |= named
+            self._anonymous += len(ids) - sum(i is not None for i in ids)  # `lens_records` keeps each
+            on_page(LensPage(number, self._redact_bytes(response.content), len(doc["data"]), total))
+            self._pages, pages, distinct = number, pages + 1, self._distinct()
+            target = _target(total, limit)
+            self._say(f"lens: page {number} · {distinct:,}" + (f" of {target:,}" if target is not None else "")
                       + " records")
-            if limit and received >= limit:
-                return received, total, total is None or total > limit
-            if total is not None and received >= total:
-                return received, total, False
+            if limit and distinct >= limit:
+                return distinct, total, total is None or total > limit
+            if total is not None and distinct >= total:
+                return distinct, total, False
             if not isinstance(doc.get("scroll_id"), str) or not doc["scroll_id"]:
                 raise LensError(f"page {number}: Lens.org sent no scroll_id, so the rest cannot be fetched", page=number)
             body = {"scroll_id": doc["scroll_id"], "scroll": SCROLL, "include": query.include, "size": size}
+
+    def _distinct(self) -> int:
+        return len(self._seen) + self._anonymous
+
+    def _ended(self, number: int, total: int | None, limit: int | None) -> tuple[int, int | None, bool]:
+        """The scroll ended at page `number`: complete unless Lens announced more than came."""
+        distinct = self._distinct()
+        if total is not None and distinct < total and not (limit and distinct >= limit):
+            raise LensError(f"Lens.org announced {total:,} records but the scroll ended after {distinct:,} distinct "
+                            f"ones (page {number}); run the query again", page=number)
+        return distinct, total, False
 
     def _delay(self, attempt: int) -> float:
         # full jitter: clients that failed together do not come back together
@@ -228,7 +281,7 @@ class LensClient:
                 status = response.status_code
                 if status in (200, 204):
                     return response if status == 200 else None
-                message = self._redact(_lens_message(response))
+                message = _lens_message(response, self._redact)
                 if status in (401, 403):
                     raise LensAuthError(f"Lens.org rejected the token in {TOKEN_ENV} (HTTP {status}): it is wrong or "
                                         f"expired, or lacks access to the Patent API (Lens.org: {message}).", page=page)
@@ -237,11 +290,11 @@ class LensClient:
                     wait = _retry_after(response)
                     wait = self._delay(rate_waits) if wait is None else wait
                     if rate_waits > self.max_attempts * RATE_LIMIT_PATIENCE or wait > MAX_RATE_WAIT:
-                        raise LensError(f"page {page}: Lens.org's rate limit refused the request {rate_waits} times, "
-                                        f"last asking to wait {wait:g} s (the plan's quota may be used up; Lens.org: "
-                                        f"{message})", page=page)
+                        raise LensError(f"page {page}: Lens.org's rate limit refused the request "
+                                        f"{_times(rate_waits)}, last asking to wait {_seconds(wait)} s (the plan's "
+                                        f"quota may be used up; Lens.org: {message})", page=page)
                     self._retries += 1
-                    self._say(f"lens: page {page} · rate limited, waiting {wait:g} s")
+                    self._say(f"lens: page {page} · rate limited, waiting {_seconds(wait)} s")
                     self._sleep(wait)
                     continue
                 if "scroll_id" in body and status in (400, 404):
@@ -255,7 +308,7 @@ class LensClient:
                                 page=page)
             self._retries += 1
             wait = self._delay(errors)
-            self._say(f"lens: page {page} · {failure}; retrying in {wait:.1f} s "
+            self._say(f"lens: page {page} · {failure}; retrying in {_seconds(wait)} s "
                       f"(attempt {errors + 1} of {self.max_attempts})")
             self._sleep(wait)
 
@@ -267,15 +320,34 @@ def _retry_after(response: httpx.Response) -> float | None:
         return None
 
 
-def _lens_message(response: httpx.Response) -> str:
-    """Lens's own words for an error, on one line and bounded."""
+def _target(total: int | None, limit: int | None) -> int | None:
+    """The records a scroll should bring: Lens's total, or max_records when smaller."""
+    known = [t for t in (total, limit) if t is not None]
+    return min(known) if known else None
+
+
+def _times(n: int) -> str:
+    return "once" if n == 1 else f"{n} times"
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.1f}".removesuffix(".0")
+
+
+def _lens_message(response: httpx.Response, redact: Callable[[str], str]) -> str:
+    """Lens's own words for an error, on one line, token masked, then bounded (masking after the
+    cut would leave a cut token's prefix)."""
     text = response.text
     try:
         doc = json.loads(text)
         text = next((str(doc[k]) for k in ("message", "error_description", "error", "detail") if doc.get(k)), text)
     except (ValueError, AttributeError):
-        pass
-    text = " ".join(text.split()) or response.reason_phrase or "no message"
+        if "html" in response.headers.get("content-type", "") or text.lstrip()[:1] == "<":
+            # a proxy's error page: its words, not its markup
+            text = re.sub(r"(?is)<(script|style)\b.*?</\1\s*>|<!--.*?-->", " ", text)
+            text = html.unescape(re.sub(r"(?s)<[^>]*>", " ", text))
+            text = f"an HTML error page: {' '.join(text.split())}" if text.strip() else "an HTML error page"
+    text = redact(" ".join(text.split()) or response.reason_phrase or "no message")
     return text if len(text) <= MESSAGE_CHARS else text[:MESSAGE_CHARS - 1] + "…"
 
 

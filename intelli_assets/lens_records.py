@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import gc
 import io
+import json
+import re
 from collections.abc import Iterable
 
 import numpy as np
@@ -41,6 +43,15 @@ LENS_RECORD_TYPE = pa.struct([
 _PARSE = pj.ParseOptions(explicit_schema=pa.schema([("data", pa.list_(LENS_RECORD_TYPE))]),
                          unexpected_field_behavior="ignore", newlines_in_values=True)
 CHUNK_RECORDS = 50_000  # pages are parsed one by one and normalised this many records at a time
+REQUIRED = ("jurisdiction", "doc_number")  # the publication number
+DATES = ("date_published", "biblio.priority_claims.earliest_claim.date", "biblio.priority_claims.claims.date",
+         "families.simple_family.members.document_id.date")
+NAMED = 10  # records named in an error
+_WHOLE = re.compile(r"\s*[+-]?\d+\s*")
+
+
+class _Unusable(Exception):
+    """A value no coercion makes fit: (field path, value, what was expected)."""
 
 
 def _get(arr: pa.Array, path: str) -> pa.Array:
@@ -109,30 +120,40 @@ def _title(arr: pa.Array, language: str, rows: int) -> tuple[pa.Array, pa.Array]
     return pc.take(pc.struct_field(items, ["text"]), at), pc.fill_null(pc.take(langs, at), "")
 
 
-def _normalise(arr: pa.Array, title_language: str) -> pa.Table:
-    """Canonical records from a struct array of LENS_RECORD_TYPE, column by column."""
+def _parsed(raw: pa.Array, parents: np.ndarray | None = None, rows: int = 0) -> tuple[pa.Array, np.ndarray]:
+    """Dates, and the rows with a date given but not YYYY-MM-DD (null or '' is no date: fine)."""
+    dates = _dates(raw)
+    bad = _true(pc.and_(pc.not_equal(raw, ""), pc.is_null(dates)))
+    return dates, (bad if parents is None else np.bincount(parents[bad], minlength=rows) > 0)
+
+
+def _normalise(arr: pa.Array, title_language: str) -> tuple[pa.Table, dict[str, np.ndarray]]:
+    """Canonical records from a struct array of LENS_RECORD_TYPE, column by column, and per
+    field of REQUIRED and DATES the rows where it is missing or not a date."""
     rows = len(arr)
     text = {k: pc.fill_null(_get(arr, k), "") for k in ("jurisdiction", "doc_number", "kind")}
-    published = _dates(_get(arr, "date_published"))
+    problems = {k: _true(pc.equal(text[k], "")) for k in REQUIRED}
+    published, problems[DATES[0]] = _parsed(_get(arr, DATES[0]))
     title, title_lang = _title(arr, title_language, rows)
     applicants, applicant_countries = _parties(arr, "biblio.parties.applicants", rows)
     inventors, inventor_countries = _parties(arr, "biblio.parties.inventors", rows)
     ipc, cpc = (_distinct(pc.struct_field(items, ["symbol"]), parents, rows) for items, parents in
                 (_flat(_get(arr, f"biblio.classifications_{s}.classifications")) for s in ("ipcr", "cpc")))
     claims, claim_rows = _flat(_get(arr, "biblio.priority_claims.claims"))
-    earliest_priority = pc.coalesce(_dates(_get(arr, "biblio.priority_claims.earliest_claim.date")),
-                                    _list_min(_dates(pc.struct_field(claims, ["date"])), claim_rows, rows))
+    earliest_claim, problems[DATES[1]] = _parsed(_get(arr, DATES[1]))
+    claim_dates, problems[DATES[2]] = _parsed(pc.struct_field(claims, ["date"]), claim_rows, rows)
     family = _get(arr, "families.simple_family")
     members, member_rows = _flat(pc.struct_field(family, ["members"]))
+    member_dates, problems[DATES[3]] = _parsed(pc.struct_field(members, ["document_id", "date"]), member_rows, rows)
     # no family_id in the answer: the members' smallest Lens id names the family, alike for each member
     member_key = pc.binary_join_element_wise(
         "lens:", _list_min(pc.struct_field(members, ["lens_id"]), member_rows, rows), "")
     member_count = pc.cast(pc.list_value_length(pc.struct_field(family, ["members"])), pa.int64())
     return records_table({
         "publication_number": pc.binary_join_element_wise(text["jurisdiction"], text["doc_number"], text["kind"], ""),
-        **text, "publication_date": published, "earliest_priority_date": earliest_priority,
-        "family_earliest_publication_date": pc.min_element_wise(
-            _list_min(_dates(pc.struct_field(members, ["document_id", "date"])), member_rows, rows), published),
+        **text, "publication_date": published,
+        "earliest_priority_date": pc.coalesce(earliest_claim, _list_min(claim_dates, claim_rows, rows)),
+        "family_earliest_publication_date": pc.min_element_wise(_list_min(member_dates, member_rows, rows), published),
         "title": title, "title_language": title_lang, "language": pc.utf8_lower(_get(arr, "lang")),
         "applicants": applicants, "applicant_countries": applicant_countries,
         "inventors": inventors, "inventor_countries": inventor_countries, "ipc": ipc, "cpc": cpc,
@@ -142,7 +163,31 @@ def _normalise(arr: pa.Array, title_language: str) -> pa.Table:
         "legal_status": pc.fill_null(pc.utf8_lower(_get(arr, "legal_status.patent_status")), ""),
         "cited_by_count": _get(arr, "biblio.cited_by.patent_count"),
         "source": pa.array(["lens"] * rows, _S), "source_id": _get(arr, "lens_id"),
-    })
+    }), problems
+
+
+def _coerce(value: object, typ: pa.DataType, path: str) -> object:
+    """`value` made to fit `typ`: numbers as text and text as numbers are both accepted; the
+    record's other fields are dropped. Raises _Unusable naming the path."""
+    if value is None:
+        return None
+    if pa.types.is_struct(typ):
+        if not isinstance(value, dict):
+            raise _Unusable(path, value, "an object")
+        return {f.name: _coerce(value.get(f.name), f.type, f"{path}.{f.name}".lstrip(".")) for f in typ}
+    if pa.types.is_list(typ):
+        if not isinstance(value, list):
+            raise _Unusable(path, value, "a list")
+        return [_coerce(v, typ.value_type, f"{path}[{i}]") for i, v in enumerate(value)]
+    if isinstance(value, bool) or isinstance(value, dict | list):
+        raise _Unusable(path, value, "text" if pa.types.is_string(typ) else "a whole number")
+    if pa.types.is_string(typ):
+        return value if isinstance(value, str) else str(value)
+    if isinstance(value, int) or (isinstance(value, float) and value.is_integer()):
+        return int(value)
+    if isinstance(value, str) and _WHOLE.fullmatch(value):
+        return int(value)
+    raise _Unusable(path, value, "a whole number")
 
 
 def _page_records(body: bytes | str, number: int) -> pa.Array:
@@ -155,36 +200,75 @@ def _page_records(body: bytes | str, number: int) -> pa.Array:
             return table["data"].combine_chunks().flatten()
     except pa.ArrowInvalid:
         pass
-    # json.loads + pa.array name the problem (line and column, or the value). A page's dicts are
+    # Not of the declared types (say a family_id as text): json.loads, then a Python pass over
+    # this page only that coerces what it can and names what it cannot. A page's dicts are
     # acyclic: the collector, run while they are built, would triple the time.
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return pa.array(page_document(body, number)["data"], type=LENS_RECORD_TYPE)
-    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        data = page_document(body, number)["data"]
+        fitted = []
+        for i, record in enumerate(data, start=1):
+            try:
+                fitted.append(_coerce(record, LENS_RECORD_TYPE, ""))
+            except _Unusable as exc:
+                path, value, expected = exc.args
+                lens_id = record.get("lens_id") if isinstance(record, dict) else None
+                who = f"record {lens_id}" if lens_id is not None else f"record {i} (no lens_id)"
+                shown = json.dumps(value, ensure_ascii=False)
+                shown = shown if len(shown) <= 80 else shown[:79] + "…"
+                where = f"`{path}` is {shown}" if path else f"it is {shown}"
+                raise LensError(f"page {number}: Lens {who}: {where}, expected {expected}", page=number) from None
+        return pa.array(fitted, type=LENS_RECORD_TYPE)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as exc:  # a number beyond int64, say
         raise LensError(f"page {number}: a Lens record has an unexpected value ({exc})", page=number) from None
     finally:
         if collecting:
             gc.enable()
 
 
+def _problems(records: pa.Table, problems: dict[str, np.ndarray]) -> str:
+    """What makes records unusable, naming up to NAMED lens_ids per field."""
+    parts, ids = [], records["source_id"].to_numpy(zero_copy_only=False)
+    for name, rows in problems.items():
+        count = int(rows.sum())
+        if count:
+            named = ", ".join("(no lens_id)" if i is None else str(i) for i in ids[rows][:NAMED])
+            what = f"no `{name}`" if name in REQUIRED else f"`{name}` not a YYYY-MM-DD date"
+            parts.append(f"{count:,} with {what} ({named}{f' and {count - NAMED:,} more' if count > NAMED else ''})")
+    # an empty publication number, or a date dropped unseen (the family leaves the year charts), misleads
+    bad = int(np.logical_or.reduce(list(problems.values())).sum())
+    return (f"{bad:,} of {len(records):,} Lens records cannot be used: " + "; ".join(parts)
+            + ". Check the query's `include` and these records on lens.org")
+
+
 def lens_records(pages: Iterable[bytes], title_language: str = "en", max_records: int | None = None) -> pa.Table:
     """The canonical records table from raw Lens response bodies, in page order; records a
-    restarted scroll repeated are dropped (same Lens id, first kept), then cut at max_records."""
-    tables, chunk, size = [], [], 0
+    restarted scroll repeated are dropped (same Lens id, first kept), then cut at max_records.
+    LensError when a kept record lacks its publication number or has a date not YYYY-MM-DD."""
+    tables, chunk, size, problems = [], [], 0, []
+
+    def normalise() -> None:
+        table, found = _normalise(pa.concat_arrays(chunk), title_language)
+        tables.append(table)
+        problems.append(found)
+
     for number, body in enumerate(pages, start=1):
         chunk.append(_page_records(body, number))
         size += len(chunk[-1])
         if size >= CHUNK_RECORDS:
-            tables.append(_normalise(pa.concat_arrays(chunk), title_language))
+            normalise()
             chunk, size = [], 0
     if size:
-        tables.append(_normalise(pa.concat_arrays(chunk), title_language))
+        normalise()
     records = pa.concat_tables(tables) if tables else RECORDS_SCHEMA.empty_table()
     ids = records["source_id"].to_pandas()
-    repeated = (ids.duplicated() & ids.notna()).to_numpy()
-    if repeated.any():
-        records = records.filter(pa.array(~repeated))
-    if max_records is not None and records.num_rows > max_records:
-        records = records.slice(0, max_records)
+    kept = ~(ids.duplicated() & ids.notna()).to_numpy()
+    if max_records is not None:
+        kept[np.flatnonzero(kept)[max_records:]] = False
+    if not kept.all():
+        records = records.filter(pa.array(kept))
+    found = {k: np.concatenate([p[k] for p in problems])[kept] for k in problems[0]} if problems else {}
+    if any(rows.any() for rows in found.values()):
+        raise LensError(_problems(records, found))
     return records.combine_chunks()

@@ -7,8 +7,12 @@ A line of several complete publication numbers split by spaces, commas or ';' is
 ('EP 3456789 A1' stays one). Dates zip with the publication numbers when the counts match; a lone
 date is the first number's; other counts leave them empty, with a warning. Of several titles
 ('Title (DE)'...) the one in `title_language` wins, then a plain 'Title' (language ''), then any.
-Legal status: a line per publication when the counts match, else the whole cell. All vectorised
-(Arrow compute, numpy): no per-row Python loop, so a million rows take seconds.
+Legal status: a line per publication when the counts match, else the whole cell. A row is one
+family: without a family number its publications share the id of its first publication number
+(normalised, e.g. 'EP1234567A1'), so facets count the row once. Workbooks are told by content (zip,
+OLE2), not by name: an .xlsx renamed .xls reads. Workbook numbers read as typed: 20200102, not
+'20200102.0'; a 5-digit number in a date column is Excel's day count. All vectorised (Arrow
+compute, numpy): no per-row Python loop, so a million rows take seconds.
 """
 
 from __future__ import annotations
@@ -104,10 +108,20 @@ def _fail(path: Path, problems: list[str]) -> InvalidSourceError:
 
 
 def _is_workbook(path: Path) -> bool:
-    if path.suffix.lower() in WORKBOOK_SUFFIXES | {".csv", ".txt"}:
-        return path.suffix.lower() in WORKBOOK_SUFFIXES
-    with open(path, "rb") as fh:  # no telling suffix: zip (xlsx) or OLE2 (xls), else text
-        return zipfile.is_zipfile(fh) or fh.seek(0) == 0 and fh.read(8) == OLE2_MAGIC
+    """Zip (xlsx, xlsb, ods) or OLE2 (xls) content whatever the name; else a workbook suffix
+    (the reader then says why it is not one)."""
+    with open(path, "rb") as fh:
+        return zipfile.is_zipfile(fh) or fh.seek(0) == 0 and fh.read(8) == OLE2_MAGIC \
+            or path.suffix.lower() in WORKBOOK_SUFFIXES
+
+
+def _is_xlsx(path: Path) -> bool:
+    """An Office Open XML workbook (xlsx, xlsm), whatever its name says."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return "xl/workbook.xml" in archive.namelist()
+    except zipfile.BadZipFile:
+        return False
 
 
 def _csv_head(path: Path) -> tuple[list[list[str]], int | None, bool, tuple[int, int, str]]:
@@ -115,6 +129,8 @@ def _csv_head(path: Path) -> tuple[list[list[str]], int | None, bool, tuple[int,
     and where it starts: byte offset, line as an editor shows it, delimiter."""
     with open(path, "rb") as fh:
         head = fh.read(HEAD_BYTES)
+    # a long cell (an abstract) exceeds csv's default 128 KiB field limit; process-wide, so only raised
+    csv.field_size_limit(max(csv.field_size_limit(), 1 << 30))
     records, spots = [], []
     for m in CSV_RECORD.finditer(head, 3 if head.startswith(b"\xef\xbb\xbf") else 0):
         try:
@@ -125,7 +141,7 @@ def _csv_head(path: Path) -> tuple[list[list[str]], int | None, bool, tuple[int,
         delimiter = ";" if _is_header(rows[";"]) or not _is_header(rows[","]) else ","
         records.append(rows[delimiter])
         spots.append((m.start(), len(re.findall(rb"\r\n|\r|\n", head[:m.start()])) + 1, delimiter))
-        if len(records) == SCAN_ROWS:
+        if len(records) == SCAN_ROWS or _is_header(records[-1]):  # what follows the header is the reader's
             break
     index, named = _find_header(records)
     return records, index, named, spots[index] if index is not None else (0, 0, ";")
@@ -135,7 +151,8 @@ def _sheets(path: Path):
     """(name, calamine sheet) per worksheet, each read when reached."""
     from python_calamine import CalamineWorkbook, SheetTypeEnum
 
-    book = CalamineWorkbook.from_path(str(path))
+    with open(path, "rb") as fh:  # from_path picks the reader by extension, from_filelike by content
+        book = CalamineWorkbook.from_filelike(fh)
     try:
         yield from ((m.name, book.get_sheet_by_name(m.name)) for m in book.sheets_metadata
                     if m.typ == SheetTypeEnum.WorkSheet)
@@ -144,22 +161,30 @@ def _sheets(path: Path):
 
 
 def is_results_list(path: str | Path) -> bool:
-    """Cheap sniff: a results list header in the first rows (of some sheet)."""
-    path = Path(path)
+    """Cheap sniff: a results list header in the first rows (of some sheet). A workbook that
+    cannot be opened is not one (the Filters reader says why); a text file that cannot be
+    read raises InvalidSourceError with the reason, rather than pass for 'no header'."""
+    path, workbook = Path(path), False
     try:
-        if not _is_workbook(path):
+        workbook = _is_workbook(path)
+        if not workbook:
             return _csv_head(path)[2]
-        if path.suffix.lower() not in {".xlsx", ".xlsm"}:
+        if not _is_xlsx(path):
             return any(_find_header(sheet.to_python(nrows=SCAN_ROWS))[1] for _, sheet in _sheets(path))
         from openpyxl import load_workbook  # streams: only the first rows of each sheet are parsed
 
-        book = load_workbook(path, read_only=True, data_only=True)
-        try:
-            return any(_find_header(list(ws.iter_rows(max_row=SCAN_ROWS, values_only=True)))[1] for ws in book)
-        finally:
-            book.close()
-    except Exception:  # noqa: BLE001 - a file we cannot even sniff is not a results list
-        return False
+        with open(path, "rb") as fh:  # a file object: openpyxl refuses a path not named .xlsx
+            book = load_workbook(fh, read_only=True, data_only=True)
+            try:
+                return any(_find_header(list(ws.iter_rows(max_row=SCAN_ROWS, values_only=True)))[1] for ws in book)
+            finally:
+                book.close()
+    except OSError as exc:
+        raise _fail(path, [f"cannot be read ({exc.strerror or exc})"]) from None
+    except Exception as exc:  # noqa: BLE001 - a damaged workbook is not a results list; other failures say why
+        if workbook:
+            return False
+        raise _fail(path, [f"the CSV cannot be read ({type(exc).__name__}: {exc})"]) from None
 
 
 def _no_header(path: Path, what: str, first: list[object], header: list[object] | None) -> InvalidSourceError:
@@ -175,9 +200,20 @@ def _no_header(path: Path, what: str, first: list[object], header: list[object] 
 def _strings(values: object) -> pa.Array:
     """Cells as one contiguous string array (list builders need one chunk); in a workbook
     dates become ISO text and numbers their text, with str() run by pandas' C loop."""
-    series = values if isinstance(values, pd.Series) else pd.Series(values, dtype=object)
+    series = values if isinstance(values, pd.Series) else _as_typed(pd.Series(values, dtype=object))
     array = pa.array(series.where(series.notna(), "").astype(str), type=pa.string())
     return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
+
+
+def _as_typed(series: pd.Series) -> pd.Series:
+    """Whole numbers as integers: a workbook stores 20200102 as a float, which prints '20200102.0'."""
+    floats = series.map(type).eq(float).to_numpy()  # numbers only: a text '5.0' stays as typed
+    if floats.any():
+        x = series[floats].astype(float)
+        whole = (np.isfinite(x) & (x == np.round(x)) & (x.abs() < 2 ** 53)).to_numpy()
+        series = series.copy()
+        series.iloc[np.flatnonzero(floats)[whole]] = x[whole].astype(np.int64).astype(object)
+    return series
 
 
 def _read_workbook(path: Path) -> tuple[list[str], list[pa.Array], np.ndarray, ResultsListInfo]:

@@ -22,7 +22,8 @@ SOURCE = "espacenet_results_list"
 LIMIT = 10  # rows named in one message
 PUB = r"[A-Za-z]{2}[A-Za-z]{0,2}\d+[A-Za-z]?\d?"
 PUB_PARTS = r"^(?P<jurisdiction>[A-Z]{2})(?P<doc_number>[A-Z]{0,2}\d+)(?P<kind>[A-Z]\d?)?$"
-DATE_FORMATS = "YYYY-MM-DD (also YYYYMMDD, DD.MM.YYYY, DD/MM/YYYY)"
+DATE_FORMATS = "YYYY-MM-DD (also YYYYMMDD, DD.MM.YYYY, DD/MM/YYYY, or Excel's day number)"
+EXCEL_1970 = 25569  # Excel's day number of 1970-01-01, where date32 counts from
 
 
 @dataclass
@@ -75,7 +76,12 @@ def _dates(cells: pa.Array) -> tuple[pa.Array, np.ndarray, pa.Array]:
     stamps = pc.strptime(iso, format="%Y-%m-%d", unit="s", error_is_null=True)
     # strptime rolls 2020-02-30 over into March: keep only dates that print back unchanged
     real = pc.equal(pc.strftime(stamps, format="%Y-%m-%d"), iso)
-    return pc.if_else(real, pc.cast(stamps, pa.date32()), pa.scalar(None, pa.date32())), parents, text
+    dates = pc.if_else(real, pc.cast(stamps, pa.date32()), pa.scalar(None, pa.date32()))
+    serial = pc.match_substring_regex(text, r"^\d{5}(?:\.\d+)?$")  # a date cell formatted as a number: 1927-2173
+    if pc.any(serial).as_py():
+        days = pc.cast(pc.if_else(serial, pc.utf8_slice_codeunits(text, 0, 5), "0"), pa.int32())
+        dates = pc.if_else(serial, pc.cast(pc.subtract(days, pa.scalar(EXCEL_1970, pa.int32())), pa.date32()), dates)
+    return dates, parents, text
 
 
 def _row_min(dates: pa.Array, parents: np.ndarray, n: int) -> pa.Array:
@@ -158,12 +164,11 @@ def records_from_cells(header: list[str], keys: dict[str, int], titles: list[tup
         raise InvalidSourceError(info.path, [f"{where}the list holds no results: nothing below the header "
                                       f"({unit} {info.header_row})"], kind=KIND)
     problems = []
-    cell = cells[keys["publication_number"]]
-    empty = np.flatnonzero(_mask(pc.equal(pc.utf8_trim_whitespace(cell), "")))
+    text, parents = _publications(cells[keys["publication_number"]])
+    empty = np.flatnonzero(np.bincount(parents, minlength=n) == 0)  # blank, or only separators (';')
     if len(empty):  # nothing silently lost
         problems.append(f"{label['publication_number']} is empty in {_listed(numbers[empty], unit)}, which "
                         "hold other values; each result needs its publication number(s)")
-    text, parents = _publications(cell)
     pubs = pc.utf8_upper(pc.replace_substring(text, " ", ""))
     parts = pc.extract_regex(pubs, PUB_PARTS)
     bad = _mask(pc.is_null(parts))
@@ -219,9 +224,12 @@ def records_from_cells(header: list[str], keys: dict[str, int], titles: list[tup
         offices = pc.utf8_upper(pc.utf8_slice_codeunits(pieces, 0, 2))
         ok = pc.match_substring_regex(offices, r"^[A-Z]{2}$")
         columns["priority_countries"] = pc.take(_lists(offices.filter(ok), rows[_mask(ok)], n), take)
+    # the row is the family: without a family number its first publication number stands for it
+    family = pc.take(pubs, pa.array(p_off[:-1]))
     if "family_id" in keys:
-        family = pc.replace_substring_regex(pc.utf8_trim_whitespace(cells[keys["family_id"]]), r"^(\d+)\.0+$", r"\1")
-        columns["family_id"] = pc.take(pc.if_else(pc.equal(family, ""), pa.scalar(None, pa.string()), family), take)
+        given = pc.replace_substring_regex(pc.utf8_trim_whitespace(cells[keys["family_id"]]), r"^(\d+)\.0+$", r"\1")
+        family = pc.if_else(pc.equal(given, ""), family, given)
+    columns["family_id"] = pc.take(family, take)
     if "legal_status" in keys:  # a line per publication when the counts match, else the cell for all
         cell = pc.utf8_lower(cells[keys["legal_status"]])
         whole = pc.replace_substring_regex(pc.utf8_trim_whitespace(cell), r"\s*[\r\n]+\s*", "; ")
@@ -237,5 +245,6 @@ def records_from_cells(header: list[str], keys: dict[str, int], titles: list[tup
             info.warnings.append(f"{label['cited_by_count']} is not a count in {_listed(numbers[other], unit)}; "
                                  "cited_by_count is left empty there")
     columns["source"] = pa.repeat(pa.scalar(SOURCE), len(parents))
-    columns["source_id"] = pc.binary_join_element_wise("row ", pc.cast(pa.array(numbers[parents]), pa.string()), "")
+    # as the reader's messages name it: 'row N' in a workbook, 'line N' in a CSV
+    columns["source_id"] = pc.binary_join_element_wise(f"{unit} ", pc.cast(pa.array(numbers[parents]), pa.string()), "")
     return records_table(columns)

@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 
-from intelli_assets.errors import InvalidSourceError
+from intelli_assets.errors import IntelliError, InvalidSourceError
 from intelli_assets.records import facets_from_records, records_summary
 
 FILTERS = "espacenet_excel"
@@ -73,7 +73,8 @@ def _has_filters_sheet(path: Path) -> bool:
     from intelli_assets.espacenet import match_facet
 
     try:
-        names = CalamineWorkbook.from_path(str(path)).sheet_names
+        with open(path, "rb") as fh:  # by content: calamine picks its reader from the name otherwise
+            names = CalamineWorkbook.from_filelike(fh).sheet_names
     except Exception:  # noqa: BLE001 - the full reader reports what is wrong with the file
         return True
     return any(match_facet(name) for name in names)
@@ -89,8 +90,19 @@ def validate_source(path: str | Path) -> str:
 
         read_lens_query(path)
     else:
-        read_source(path, kind)
+        check_records(path, read_source(path, kind))
     return kind
+
+
+def check_records(path: Path, data: SourceData) -> None:
+    """What the blocking record checks would stop, said before anything is added."""
+    if data.records is None:
+        return
+    from intelli_assets.dataset import record_checks
+
+    failed = [f"{check.name}: {check.description}" for check in record_checks(data.records) if not check.passed]
+    if failed:
+        raise InvalidSourceError(str(path), failed, kind=SOURCE_LABELS[data.kind])
 
 
 def read_source(path: str | Path, kind: str | None = None, title_language: str = "en") -> SourceData:
@@ -130,8 +142,7 @@ def read_lens_fetch(pages: list[Path], query_file: Path, title_language: str = "
     records = lens_records((page.read_bytes() for page in pages), title_language=title_language,
                            max_records=query.max_records)
     if records.num_rows == 0:
-        raise InvalidSourceError(str(query_file), [f"the query {query.name!r} matched no patents on Lens.org: "
-                                                   "nothing to chart; widen the query"], kind="Lens query")
+        raise IntelliError(f"Lens query {query.name!r}: its newest complete fetch holds no patents; nothing to chart")
     text = query.query if isinstance(query.query, str) else json.dumps(query.query, ensure_ascii=False)
     return record_source(LENS_QUERY, records, query=text, details={"pages": len(pages), "name": query.name})
 

@@ -18,7 +18,10 @@ Faults, by request number (1-based, every request to /patent/search counts):
   "empty"                               200 with an empty `data` page
   "expired_scroll"                      400 saying the scroll_id expired; the scroll is forgotten
   "204"                                 204 No Content
-A faulted request changes no scroll (except "expired_scroll").
+  "repeat"                              200 with the last 200 answer again, the same scroll_id and records
+  "echo_token"                          the normal page (advancing the scroll) plus the request's
+                                        Authorization header in an `echo` field
+A faulted request changes no scroll (except "expired_scroll" and "echo_token").
 """
 
 from __future__ import annotations
@@ -150,11 +153,13 @@ class FakeRequest:
 
 class FakeLens:
     """See the module docstring. `token`: when set, other bearer tokens get 401.
-    `announce_total=False` leaves `total` out, so only a 204 ends the scroll."""
+    `announce_total=False` leaves `total` out, so only a 204 ends the scroll; `claimed_total`
+    announces that number instead of the true one."""
 
     def __init__(self, total: int = 25, *, base: dict | None = None, records: list[dict] | None = None,
                  faults: dict[int, object] | None = None, token: str | None = None, max_size: int = 1000,
-                 hang_seconds: float = 2.0, announce_total: bool = True):
+                 hang_seconds: float = 2.0, announce_total: bool = True, claimed_total: int | None = None,
+                 page_delay: float = 0.0):
         if records is not None:
             self.total, self._record = len(records), records.__getitem__
         else:
@@ -162,6 +167,9 @@ class FakeLens:
             self.total, self._record = total, (lambda i: lens_variant(base, i))
         self.faults = dict(faults or {})
         self.token, self.max_size, self.hang_seconds, self.announce_total = token, max_size, hang_seconds, announce_total
+        self.page_delay = page_delay  # seconds before each answer: a slow API, for cancels mid-fetch
+        self.claimed_total = claimed_total
+        self.last_answer: dict | None = None  # the last 200 answer, for "repeat"
         self.requests: list[FakeRequest] = []
         self.scrolls: dict[str, dict] = {}
         self._ids = itertools.count(1)
@@ -218,13 +226,15 @@ class FakeLens:
             data = self.records(start, start + context["size"], context["include"])
             if context["scroll"] and not data:
                 return 204, None  # the scroll is exhausted and forgotten
-            answer: dict = {"total": self.total, "max_score": 1.0, "data": data, "results": len(data)}
+            total = self.total if self.claimed_total is None else self.claimed_total
+            answer: dict = {"total": total, "max_score": 1.0, "data": data, "results": len(data)}
             if not self.announce_total:
                 del answer["total"]
             if context["scroll"]:
                 scroll_id = f"FakeScroll{next(self._ids):06d}=="
                 self.scrolls[scroll_id] = dict(context, offset=start + len(data))
                 answer["scroll_id"] = request.scroll_id = scroll_id
+            self.last_answer = answer
             return 200, answer
 
 
@@ -245,6 +255,8 @@ def _handler(fake: FakeLens) -> type[BaseHTTPRequestHandler]:
             if self.path != "/patent/search":
                 return self._send(404, {"message": "Not Found"})
             fault = fake.faults.get(request.number)
+            if fake.page_delay:
+                fake._stop.wait(fake.page_delay)
             if fault is None:
                 if fake.token and self.headers.get("Authorization") != f"Bearer {fake.token}":
                     return self._send(401, {"message": "Unauthorized: invalid access token"})
@@ -275,14 +287,19 @@ def _handler(fake: FakeLens) -> type[BaseHTTPRequestHandler]:
                     fake._stop.wait(fake.hang_seconds)
                 self.close_connection = True
                 return
+            if fault == "echo_token":
+                status, answer = fake._page(request)
+                return self._send(status, dict(answer or {}, echo=self.headers.get("Authorization")))
             if fault == "expired_scroll":
                 fake.scrolls.pop(str((request.body or {}).get("scroll_id")), None)
                 return self._send(400, {"message": "Scroll context expired: scroll_id is no longer valid"})
             answers: dict[str, Callable[[], object]] = {
                 "malformed": lambda: b'{"total": 5, "data": [{"lens_id": "0',
                 "no_data": lambda: {"total": fake.total, "results": 0},
-                "empty": lambda: {"total": fake.total, "data": [], "results": 0, "scroll_id": "FakeScrollEmpty=="},
+                "empty": lambda: {"data": [], "results": 0, "scroll_id": "FakeScrollEmpty==",
+                                  **({"total": fake.total} if fake.announce_total else {})},
                 "204": lambda: None,
+                "repeat": lambda: fake.last_answer,
             }
             if fault not in answers:
                 raise ValueError(f"unknown fake Lens fault {fault!r}")

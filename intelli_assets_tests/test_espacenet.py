@@ -94,7 +94,7 @@ def test_one_bad_sheet_among_good_ones_is_reported_by_name(tmp_path):
     wb.save(path)
     _, report = inspect_workbook(path)
     assert [s.ok for s in report.recognized] == [True, False]
-    assert "years (1800-2100)" in report.problems()[0]
+    assert "years (1782-2100)" in report.problems()[0]
     assert "Earliest publication date (fam" in report.problems()[0]
 
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import json
 
@@ -29,10 +30,13 @@ from intelli_assets_tests.fake_lens import (
     lens_example_record,
     lens_example_response,
     lens_id_for,
+    lens_variant,
     write_query,
 )
 
 TOKEN = "s3cret-T0ken-value-4242"
+NGINX_502 = ("<html>\r\n<head><title>502 Bad Gateway</title><style>body { display: none }</style></head>\r\n"
+             "<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx &amp; co</center>\r\n</body></html>")
 RETRY_HEADER = "x-rate-limit-retry-after-seconds"
 
 
@@ -158,6 +162,49 @@ def test_token_is_redacted_from_error_messages_lens_echoes():
     assert_no_token(run.error, run.lines)
 
 
+def test_token_late_in_a_long_message_is_masked_before_the_cut():
+    cuts = range(270, 300, 3)
+    faults = {n: ("status", 422, {}, {"message": "x" * at + f" Bearer {TOKEN} and {TOKEN}"})
+              for n, at in enumerate(cuts, start=1)}
+    with FakeLens(25, base=MINIMAL_RECORD, faults=faults) as lens:
+        for at in cuts:  # one request each: a 422 is not retried
+            run = Run(lens)
+            assert "HTTP 422" in str(run.error) and TOKEN[:5] not in str(run.error), at
+
+
+@pytest.mark.parametrize("token", [TOKEN, 'quote"and/slash\\x'])
+def test_a_page_echoing_the_token_is_stored_masked(token):
+    with FakeLens(25, base=MINIMAL_RECORD, faults={1: "echo_token"}) as lens:
+        run = Run(lens, token=token)
+    assert run.error is None and run.result.records == 25
+    body = run.pages[0].body
+    assert token.encode() not in body and json.dumps(token).encode()[1:-1] not in body
+    assert json.loads(body)["echo"] == "Bearer ***"
+
+
+@pytest.mark.parametrize("token, position", [("abc\u00f6def", 4), ("abc def", 4), ("\u00e9t\u00e9", 1)])
+def test_a_token_that_cannot_be_sent_fails_before_any_request(token, position):
+    with FakeLens(25, base=MINIMAL_RECORD) as lens:
+        run = Run(lens, token=token)
+    assert isinstance(run.error, LensAuthError)
+    assert str(run.error) == (f"LENS_API_TOKEN contains a character that cannot be sent (position {position}); "
+                              "copy the token again from lens.org")
+    assert lens.requests == []
+
+
+def test_retry_and_error_lines_read_well():
+    faults = {1: ("status", 429, {RETRY_HEADER: "0.407487"}), 2: ("status", 502, {}, NGINX_502)}
+    with FakeLens(25, base=MINIMAL_RECORD, faults=faults) as lens:
+        run = Run(lens, backoff=0.25)
+    assert run.error is None and run.lines[0] == "lens: page 1 · rate limited, waiting 0.4 s"
+    assert run.lines[1].startswith("lens: page 1 · HTTP 502 (an HTML error page: 502 Bad Gateway 502 Bad Gateway "
+                                   "nginx & co); retrying in ")
+    assert "<" not in run.lines[1] and "display" not in run.lines[1]
+    with FakeLens(25, base=MINIMAL_RECORD, faults={1: ("status", 429, {RETRY_HEADER: "3600"})}) as lens:
+        run = Run(lens)
+    assert "refused the request once, last asking to wait 3600 s" in str(run.error)
+
+
 def test_other_client_error_quotes_lens_bounded_and_is_not_retried():
     long = {"message": "Parameter 'size' shouldn't be greater than 100. " + "x" * 2000}
     with FakeLens(25, base=MINIMAL_RECORD, faults={1: ("status", 400, {}, long)}) as lens:
@@ -211,12 +258,66 @@ def test_204_ends_the_scroll():
     assert run.lines[-1] == "lens: page 3 · 25 records"
 
 
-def test_scripted_204_and_empty_page_end_early():
-    for fault in ("204", "empty"):
-        with FakeLens(50, base=MINIMAL_RECORD, faults={3: fault}) as lens:
-            run = Run(lens)
-        assert run.error is None and (run.result.pages, run.result.records) == (2, 20), fault
-        assert len(lens.searches) == 3
+@pytest.mark.parametrize("fault", ["204", "empty"])
+def test_scripted_204_and_empty_page_end_early(fault):
+    with FakeLens(50, base=MINIMAL_RECORD, faults={3: fault}, announce_total=False) as lens:
+        run = Run(lens)
+    assert run.error is None and (run.result.pages, run.result.records) == (2, 20)
+    assert len(lens.searches) == 3
+
+
+@pytest.mark.parametrize("fault", ["204", "empty"])
+def test_a_scroll_ending_short_of_the_announced_total_is_an_error(fault):
+    with FakeLens(50, base=MINIMAL_RECORD, faults={3: fault}) as lens:
+        run = Run(lens)
+    assert isinstance(run.error, LensError) and run.error.page == 3
+    assert str(run.error) == ("Lens.org announced 50 records but the scroll ended after 20 distinct ones (page 3); "
+                              "run the query again")
+    assert [p.number for p in run.pages] == [1, 2]  # kept for the caller
+
+
+def test_a_scroll_that_does_not_advance_is_stopped():
+    faults = {n: "repeat" for n in range(2, 200)}  # the same scroll_id and records for ever
+    with FakeLens(25, base=MINIMAL_RECORD, faults=faults, announce_total=False) as lens:
+        run = Run(lens)
+    assert run.error is None and (run.result.pages, run.result.records) == (1, 10)
+    assert len(lens.searches) == 2 and [p.number for p in run.pages] == [1]
+    assert "page 2 · no new records (the scroll is not advancing)" in run.lines[-1]
+    assert run.records().num_rows == 10
+    with FakeLens(25, base=MINIMAL_RECORD, faults=faults) as lens:  # Lens said 25: 10 is not all
+        run = Run(lens)
+    assert "announced 25 records but the scroll ended after 10 distinct ones (page 2)" in str(run.error)
+    assert len(lens.searches) == 2
+
+
+def variants(*numbers: int) -> list[dict]:
+    return [lens_variant(MINIMAL_RECORD, i) for i in numbers]
+
+
+def test_repeated_records_do_not_count_toward_the_total():
+    with FakeLens(records=variants(0, 1, 0, 1, 2, 3)) as lens:  # total 6, 4 distinct
+        run = Run(lens, query(3))
+    assert "announced 6 records but the scroll ended after 4 distinct ones (page 3)" in str(run.error)
+    assert [r.status for r in lens.searches] == [200, 200, 204] and run.records().num_rows == 4
+    with FakeLens(records=variants(0, 1, 0, 1, 2, 3), announce_total=False) as lens:
+        run = Run(lens, query(3))
+    assert run.error is None and run.result.records == run.records().num_rows == 4
+
+
+def test_max_records_counts_distinct_records_like_lens_records():
+    with FakeLens(records=variants(0, 0, 1, 2, 3, 4, 5)) as lens:
+        run = Run(lens, query(3, max_records=3))
+    assert run.error is None and (run.result.pages, run.result.records, run.result.capped) == (2, 3, True)
+    assert run.records(max_records=3)["source_id"].to_pylist() == [lens_id_for(i) for i in range(3)]
+
+
+def test_a_scroll_trickling_far_beyond_its_pages_is_an_error():
+    trickle = [r for k in range(1, 41) for r in variants(k, *[0] * 9)]  # one new record per page of 10
+    with FakeLens(records=trickle, claimed_total=50) as lens:
+        run = Run(lens, query(10))
+    assert run.error is not None and run.error.page == 21  # 50 records: 5 pages, * 2 + 10
+    assert "page 21: Lens.org's scroll has not ended after 20 pages, though 50 records fill 5 pages" in str(run.error)
+    assert len(run.pages) == 20 and len(lens.searches) == 20
 
 
 def test_expired_scroll_restarts_the_search_and_records_are_deduplicated():
@@ -307,7 +408,8 @@ def test_missing_fields_are_null_or_empty_and_family_id_falls_back_to_members():
                                                       {"jurisdiction": "JP", "date": "2018-05-01"}]}},
             "families": {"simple_family": {"members": [{"lens_id": "999-0", "document_id": {"date": "2019-12-01"}},
                                                        {"lens_id": "111-222-333-444-555"}]}}}
-    row = lens_records([json.dumps({"data": [bare, {}]}).encode()]).to_pylist()[0]
+    nothing_else = {"lens_id": "1", "jurisdiction": "US", "doc_number": "1"}
+    row = lens_records([json.dumps({"data": [bare, nothing_else]}).encode()]).to_pylist()[0]
     assert row["publication_number"] == "US123" and row["kind"] == ""
     assert (row["title"], row["title_language"], row["language"]) == ("Sans langue", "", None)
     assert (row["applicants"], row["applicant_countries"]) == (["ACME"], [""])
@@ -320,16 +422,81 @@ def test_missing_fields_are_null_or_empty_and_family_id_falls_back_to_members():
 
 def test_arrow_reader_and_json_loads_give_the_same_records():
     example = lens_example_response()
-    pages = [json.dumps(example, indent=4).encode(), json.dumps({"data": [MINIMAL_RECORD, {}]}).encode()]
+    bare = {"lens_id": "1", "jurisdiction": "US", "doc_number": "1"}
+    pages = [json.dumps(example, indent=4).encode(), json.dumps({"data": [MINIMAL_RECORD, bare]}).encode()]
     for body in pages:
         assert _page_records(body, 1).equals(pa.array(json.loads(body)["data"], type=LENS_RECORD_TYPE))
     assert lens_records(pages).equals(lens_records([json.dumps(json.loads(b)).encode() for b in pages]))
 
 
-def test_a_record_of_unexpected_shape_names_the_page():
-    odd = {"data": [{"lens_id": "1", "families": {"simple_family": {"family_id": "not a number"}}}]}
-    with pytest.raises(LensError, match="page 1: a Lens record has an unexpected value"):
-        lens_records([json.dumps(odd).encode()])
+def page_of(*records: dict) -> bytes:
+    return json.dumps({"data": list(records)}).encode()
+
+
+def test_numbers_as_text_and_text_as_numbers_are_accepted():
+    record = copy.deepcopy(MINIMAL_RECORD)
+    record["families"]["simple_family"].update(family_id="123", size="2")
+    record["biblio"]["cited_by"]["patent_count"] = " 5 "
+    record["doc_number"] = 1000000  # a number where text is expected
+    records = lens_records([page_of(lens_variant(MINIMAL_RECORD, 1)), page_of(record)])
+    rows = records.to_pylist()
+    assert (rows[1]["family_id"], rows[1]["family_size"], rows[1]["cited_by_count"]) == ("123", 2, 5)
+    assert rows[1]["publication_number"] == "EP1000000A1" and rows[0]["family_id"] == "900000001"
+
+
+@pytest.mark.parametrize("where, value, words", [
+    (("families", "simple_family", "family_id"), "not a number",
+     '`families.simple_family.family_id` is "not a number", expected a whole number'),
+    (("biblio", "cited_by", "patent_count"), 2.5, "`biblio.cited_by.patent_count` is 2.5, expected a whole number"),
+    (("biblio", "parties", "applicants"), {"name": "X"}, "`biblio.parties.applicants` is {\"name\": \"X\"}, expected a list"),
+    (("lang",), True, "`lang` is true, expected text"),
+])
+def test_an_unusable_value_names_page_record_and_field(where, value, words):
+    record = copy.deepcopy(MINIMAL_RECORD)
+    parent = record
+    for key in where[:-1]:
+        parent = parent[key]
+    parent[where[-1]] = value
+    with pytest.raises(LensError) as caught:
+        lens_records([page_of(MINIMAL_RECORD), page_of(lens_variant(MINIMAL_RECORD, 1), record)])
+    assert str(caught.value) == f"page 2: Lens record {MINIMAL_RECORD['lens_id']}: {words}"
+    assert caught.value.page == 2
+    members = copy.deepcopy(MINIMAL_RECORD)
+    members["families"]["simple_family"]["members"][0]["document_id"] = "EP1"
+    with pytest.raises(LensError, match=r"`families.simple_family.members\[0\].document_id` is \"EP1\", expected an"):
+        lens_records([page_of(members)])
+
+
+def test_records_without_a_publication_number_are_an_error_naming_them():
+    lacking = [dict(lens_variant(MINIMAL_RECORD, i), jurisdiction=None) for i in range(1, 13)]
+    lacking[0] = {k: v for k, v in lacking[0].items() if k not in ("jurisdiction", "doc_number")}
+    with pytest.raises(LensError) as caught:
+        lens_records([page_of(MINIMAL_RECORD, *lacking)])
+    message = str(caught.value)
+    assert message.startswith("12 of 13 Lens records cannot be used: 12 with no `jurisdiction` (")
+    assert ", ".join(lens_id_for(i) for i in range(1, 11)) + " and 2 more)" in message
+    assert f"1 with no `doc_number` ({lens_id_for(1)})" in message
+
+
+@pytest.mark.parametrize("date", ["2020", "2021-13-45", 2020, "04/03/2015"])
+def test_dates_not_in_iso_form_are_an_error_naming_record_and_field(date):
+    record = dict(lens_variant(MINIMAL_RECORD, 1), date_published=date)
+    with pytest.raises(LensError, match=rf"1 of 2 Lens records cannot be used: 1 with `date_published` not a "
+                                        rf"YYYY-MM-DD date \({lens_id_for(1)}\)"):
+        lens_records([page_of(MINIMAL_RECORD, record)])
+    member = copy.deepcopy(MINIMAL_RECORD)
+    member["families"]["simple_family"]["members"][0]["document_id"]["date"] = date
+    with pytest.raises(LensError, match=r"`families.simple_family.members.document_id.date` not a YYYY-MM-DD"):
+        lens_records([page_of(member)])
+
+
+def test_absent_dates_are_fine_and_records_cut_away_are_not_checked():
+    record = dict(lens_variant(MINIMAL_RECORD, 1), date_published=None)
+    record["biblio"] = {}
+    assert lens_records([page_of(record)])["publication_date"].to_pylist() == [None]
+    bad = dict(lens_variant(MINIMAL_RECORD, 2), date_published="2020")
+    assert lens_records([page_of(MINIMAL_RECORD, record, bad)], max_records=2).num_rows == 2
+    assert lens_records([page_of(MINIMAL_RECORD, MINIMAL_RECORD)]).num_rows == 1  # a repeat is dropped first
 
 
 def test_lens_records_of_nothing_and_of_a_corrupt_page():
@@ -366,6 +533,12 @@ def test_read_lens_query_errors_name_the_field(tmp_path, doc, words):
         read_lens_query(path)
     assert caught.value.kind == "Lens query file" and caught.value.path == str(path)
     assert any(words in p for p in caught.value.problems), caught.value.problems
+
+
+def test_read_lens_query_accepts_a_utf8_bom(tmp_path):
+    path = tmp_path / "notepad.lens.json"
+    path.write_text(json.dumps({"name": "café", "query": "title:solar"}), encoding="utf-8-sig")
+    assert read_lens_query(path).name == "café"
 
 
 def test_read_lens_query_bad_json_gives_line_and_column(tmp_path):

@@ -5,6 +5,7 @@ every chart reads are counted by family, checked against counts made independent
 from __future__ import annotations
 
 import json
+import signal
 from collections import Counter
 from pathlib import Path
 
@@ -22,6 +23,8 @@ from intelli_assets.sample_records import (
 )
 from intelli_assets_tests.fake_lens import FakeLens, write_query
 from intelli_assets_tests.test_cli import instance_state, intelli
+from intelli_assets_tests.test_run_hardening import start_intelli
+from intelli_assets_tests.waiting import wait_for
 
 TOKEN = "lens-secret-4b1d9e77c0"
 
@@ -110,15 +113,33 @@ def test_validate_tells_the_three_kinds_apart(families, tmp_path, sample_workboo
     assert renamed.returncode == 2 and "NAME.lens.json" in renamed.stderr
 
 
-def test_duplicate_publication_numbers_block_the_charts(families, tmp_path):
+def test_duplicate_publication_numbers_are_refused_before_anything_is_added(families, tmp_path):
     twice = [families[0], families[1], families[0]]  # one family listed twice
     source = write_results_list_csv(tmp_path / "twice.csv", twice)
-    proc = intelli("run", str(source), "--json", home=tmp_path / "home")
+    home = tmp_path / "home"
+    proc = intelli("run", str(source), "--json", home=home)
+    assert proc.returncode == 2
+    numbers = sorted(p.number for p in families[0].publications)
+    assert f"no_duplicate_publication_numbers: {len(numbers) * 2} records share a publication number, e.g. " \
+           f"{numbers[0]} (line 8, line " in proc.stderr, proc.stderr  # where both copies are
+    assert instance_state(home)["partitions"] == []
+    assert intelli("validate", str(source), home=home).returncode == 2
+
+
+def test_a_blocking_record_check_stops_the_charts_of_a_lens_dataset(families, tmp_path, monkeypatch):
+    """Lens ids are unique, yet two of them may carry one publication number: the check stops it."""
+    records = list(lens_records_of(families[:10]))
+    records.append(dict(records[0], lens_id="999-999-999-999-999"))
+    with FakeLens(records=records, token=TOKEN) as lens:
+        monkeypatch.setenv("LENS_API_URL", lens.url)
+        monkeypatch.setenv("LENS_API_TOKEN", TOKEN)
+        proc = intelli("run", str(write_query(tmp_path, "dupes")), "--json", home=tmp_path / "home")
     assert proc.returncode == 1
     report = json.loads(proc.stdout)
-    assert report["status"] == "failed"
     assert all(c["status"] == "skipped" for c in report["charts"].values())
-    assert any("publication number" in e for e in report["errors"]), report["errors"]
+    (error,) = [e for e in report["errors"] if e.startswith("patent_dataset")]
+    assert "no_duplicate_publication_numbers: 2 records share a publication number" in error, error
+    assert records[0]["lens_id"] in error and "999-999-999-999-999" in error
 
 
 def files_containing(folder: Path, needle: bytes) -> list[Path]:
@@ -229,3 +250,26 @@ def test_the_documented_lens_record_with_a_title_language_choice(tmp_path, monke
     assert example["applicants"] == ["PROGENIKA BIOPHARMA SA"] and example["applicant_countries"] == ["ES"]
     assert example["family_id"] == "212482337" and example["legal_status"] == "active"
     assert str(example["family_earliest_publication_date"]) == "2012-07-04"
+
+
+def test_ctrl_c_during_a_lens_fetch_stops_it_at_the_next_page_and_keeps_what_came(families, tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    with FakeLens(records=list(lens_records_of(families)), token=TOKEN, max_size=20, page_delay=0.5) as lens:
+        monkeypatch.setenv("LENS_API_URL", lens.url)
+        monkeypatch.setenv("LENS_API_TOKEN", TOKEN)
+        query = write_query(tmp_path, "slow", page_size=20)
+        proc = start_intelli("run", str(query), "--json", home=home)
+        pages = lambda: list((home / "artifacts").glob("*/raw/fetches/*/page-*.json"))  # noqa: E731
+        wait_for(lambda: len(pages()) >= 2, timeout=120, message="no pages came")
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 130, err
+        assert json.loads(out)["status"] == "cancelled"
+        (fetch,) = {p.parent for p in pages()}
+        summary = json.loads((fetch / "fetch.json").read_text())
+        assert summary["status"] == "cancelled" and summary["pages"] == len(pages()) < 19  # not fetched to the end
+        assert not (fetch.parent.parent / "latest-fetch.json").exists()  # never read as complete
+        assert not list((home / "artifacts").glob("*/dataset/manifest.json"))
+        lens.page_delay = 0
+        again = intelli("run", str(query), "--json", "--charts", "top_patent_countries", home=home)
+    assert again.returncode == 0, again.stderr

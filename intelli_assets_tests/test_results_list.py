@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 
 import pytest
 from openpyxl import Workbook
 
+from intelli_assets import results_list
 from intelli_assets.errors import InvalidSourceError
-from intelli_assets.records import facets_from_records
+from intelli_assets.records import facets_from_records, records_summary
 from intelli_assets.results_list import is_results_list, read_results_list
 
 D = dt.date
@@ -77,7 +79,7 @@ def test_csv_results_list_becomes_one_record_per_publication(tmp_path, meta):
     # an empty 'Earliest publication' falls back to the row's earliest publication date
     assert r["family_earliest_publication_date"] == ([D(2019, 11, 6)] * 3 + [D(1999, 2, 1)] + [D(2020, 3, 3)] * 2
                                                      + [D(2018, 7, 5)] * 2)
-    assert r["family_id"] == ["100"] * 3 + [None] + ["200"] * 2 + ["300"] * 2
+    assert r["family_id"] == ["100"] * 3 + ["JPH0123456A"] + ["200"] * 2 + ["300"] * 2  # no number: the row's first
     assert r["family_size"] == [3, 3, 3, 1, 2, 2, 2, 2]
     assert r["applicants"][0] == ["ACME CORP", "BETA GMBH", "SOLO PERSON"]
     assert r["applicant_countries"][0] == ["US", "DE", ""]
@@ -88,7 +90,7 @@ def test_csv_results_list_becomes_one_record_per_publication(tmp_path, meta):
     assert r["title"][4] == "Separator" and r["title_language"][4] == ""
     assert set(r["source"]) == {"espacenet_results_list"} and r["language"] == [None] * 8
     # the line an editor shows each record on: rows 1 and 3 span 12 and 4 lines, a blank line between
-    assert r["source_id"] == [f"row {m + 2}"] * 3 + [f"row {m + 14}"] + [f"row {m + 16}"] * 2 + [f"row {m + 20}"] * 2
+    assert r["source_id"] == [f"line {m + 2}"] * 3 + [f"line {m + 14}"] + [f"line {m + 16}"] * 2 + [f"line {m + 20}"] * 2
 
     # counted by family: two US publications of family 100 count once
     assert facet(records, "countries") == {"EP": 2, "US": 1, "JP": 1, "CN": 1, "KR": 1, "WO": 1}
@@ -131,7 +133,7 @@ def test_xlsx_with_query_sheet_header_below_metadata_and_typed_cells(tmp_path):
     assert r["publication_number"] == ["EP3111111A1", "US2017000001A1", "DK201670001A1", "CN105000001A"]
     assert r["publication_date"] == [D(2017, 1, 4), D(2017, 1, 5), D(2016, 2, 1), D(2016, 1, 1)]
     assert r["earliest_priority_date"] == [D(2015, 6, 30)] * 2 + [D(2015, 1, 2), D(2014, 12, 30)]
-    assert r["family_id"] == ["51234567", "51234567", "51234568", None]  # an int cell, not '51234567.0'
+    assert r["family_id"] == ["51234567", "51234567", "51234568", "CN105000001A"]  # an int cell, not '51234567.0'
     assert r["applicants"][:2] == [["VESTAS WIND SYS AS", "SIEMENS GAMESA"]] * 2
     assert r["applicant_countries"][0] == ["DK", "ES"]
     assert r["cpc"][0] == ["F03D1/06", "Y02E10/72"]
@@ -200,8 +202,9 @@ def test_bad_dates_name_column_line_and_value(tmp_path):
 
 
 def test_row_with_content_but_no_publication_number_is_an_error(tmp_path):
-    rows = [row(**{"Publication number": "EP1A1"}), row(Title="Orphan", Applicants="X [US]")]
-    assert "column 'Publication number' is empty in line 4" in bad(tmp_path, rows)
+    rows = [row(**{"Publication number": "EP1A1"}), row(Title="Orphan", Applicants="X [US]"),
+            row(Title="Separators only", **{"Publication number": " ; "})]
+    assert "column 'Publication number' is empty in lines 4, 5" in bad(tmp_path, rows)
 
 
 def test_header_only_and_not_a_results_list(tmp_path):
@@ -229,3 +232,70 @@ def test_xlsx_errors_name_the_sheet_and_filters_workbooks_are_not_results_lists(
     filters.active.append(["ACME", 3])
     filters.save(tmp_path / "filters.xlsx")
     assert not is_results_list(tmp_path / "filters.xlsx")
+
+
+def test_rows_without_a_family_number_are_one_family_each(tmp_path):
+    header = ["Title", "Applicants", "Publication number", "Publication date"]
+    rows = [["Pump", "ACME [US]", "ep 1234567 A1\r\nUS2020000001A1", "2019-01-02\r\n2020-03-04"],
+            ["Valve", "ACME [US]\r\nBETA [KR]", "CN100000001A; KR20200000001A", "2019-05-05\r\n2019-06-06"],
+            ["Seal", "BETA [KR]", "JP2019000001A", "2021-01-01"]]
+    records, _ = read_results_list(write_csv(tmp_path / "lean.csv", rows, header=header))
+    # the row's first number, as normalised, stands for the family
+    assert records["family_id"].to_pylist() == ["EP1234567A1"] * 2 + ["CN100000001A"] * 2 + ["JP2019000001A"]
+    assert records_summary(records)["families"] == 3
+    assert facet(records, "applicants") == {"ACME": 2, "BETA": 2}
+    assert facet(records, "publication_year") == {"2019": 2, "2021": 1}
+    assert facet(records, "countries") == {"EP": 1, "US": 1, "CN": 1, "KR": 1, "JP": 1}
+
+
+def test_csv_cells_longer_than_the_csv_modules_default_limit(tmp_path):
+    abstract = "x" * 200_000  # csv's default field limit is 131,072 characters
+    path = write_csv(tmp_path / "long.csv", [row(**{"Publication number": "EP1A1", "Notes": abstract}),
+                                             row(**{"Publication number": "EP2A1"})],
+                     meta=("Query: " + "y" * 150_000,))
+    assert is_results_list(path)
+    records, info = read_results_list(path)
+    assert records["publication_number"].to_pylist() == ["EP1A1", "EP2A1"] and info.query == "y" * 150_000
+
+
+def test_a_failing_csv_sniff_says_why(tmp_path, monkeypatch):
+    path = write_csv(tmp_path / "results.csv", ROWS)
+
+    def broken(cells):
+        raise RuntimeError("boom")
+    monkeypatch.setattr(results_list, "_is_header", broken)
+    with pytest.raises(InvalidSourceError) as excinfo:
+        is_results_list(path)
+    assert "RuntimeError: boom" in problems(excinfo)
+
+
+def test_xlsx_numbers_read_as_typed_and_date_serials(tmp_path):
+    book = Workbook()
+    book.active.append(["Title", "Publication number", "Publication date", "Earliest priority", "Family number"])
+    book.active.append([12345, "EP1A1", 20200102, 43831, 7.0])  # 43831: Excel's day number of 2020-01-01
+    book.active.append(["T", "EP2A1", "20210304", 43831.75, 8])  # a datetime as a number: the day
+    book.save(tmp_path / "typed.xlsx")
+    r = read_results_list(tmp_path / "typed.xlsx")[0].to_pydict()
+    assert r["publication_date"] == [D(2020, 1, 2), D(2021, 3, 4)]
+    assert r["earliest_priority_date"] == [D(2020, 1, 1), D(2020, 1, 1)]
+    assert (r["title"][0], r["family_id"]) == ("12345", ["7", "8"])
+    assert r["source_id"] == ["row 2", "row 3"]
+    book.active.append(["U", "EP3A1", 20201340, 2.5, 9])
+    book.save(tmp_path / "typed.xlsx")
+    with pytest.raises(InvalidSourceError) as excinfo:
+        read_results_list(tmp_path / "typed.xlsx")
+    message = problems(excinfo)
+    assert "column 'Publication date': not a date in row 4 ('20201340')" in message
+    assert "column 'Earliest priority': not a date in row 4 ('2.5')" in message
+
+
+def test_xlsx_named_xls_is_read_by_content(tmp_path):
+    book = Workbook()
+    book.active.title = "Results"
+    book.active.append(["Title", "Publication number", "Family number"])
+    book.active.append(["T", "EP1A1\nUS2B2", 5])
+    book.save(tmp_path / "results.xlsx")
+    renamed = shutil.copy(tmp_path / "results.xlsx", tmp_path / "results.xls")
+    assert is_results_list(renamed)
+    records, info = read_results_list(renamed)
+    assert (info.sheet, records["publication_number"].to_pylist()) == ("Results", ["EP1A1", "US2B2"])

@@ -23,7 +23,7 @@ IN_PROGRESS = [dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED, dg.Dag
 
 def start_intelli(*args: str, home: Path, **env: str) -> subprocess.Popen:
     return subprocess.Popen([*INTELLI, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "DAGSTER_HOME": str(home), **env})
+                            env={**os.environ, "DAGSTER_HOME": str(home), **env}, start_new_session=True)
 
 
 def open_home(home: Path) -> dg.DagsterInstance:
@@ -62,6 +62,11 @@ def kill_mid_run(home: Path, workbook: Path) -> dg.DagsterRun:
         run = wait_for(lambda: started_run(home), timeout=120, message="the run never started")
     finally:
         proc.kill()
+        proc.wait()
+        try:  # then what it left behind (a step's log `tail`, Chromium), which would hold our pipes open
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
         proc.communicate()
     with open_home(home) as instance:  # nothing has reaped it yet
         assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.STARTED

@@ -14,6 +14,7 @@ import sys
 import warnings
 from pathlib import Path
 
+from intelli_assets.cli.describe import add_commands as add_describe_commands
 from intelli_assets.cli.jobs import add_commands as add_job_commands
 from intelli_assets.errors import IntelliError, InvalidSourceError
 
@@ -43,9 +44,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
                      f"{len(query.include)} fields)"] + \
                 ([] if summary["token_set"] else [f"  note: {TOKEN_ENV} is not set; `intelli run` will need it"])
         else:
-            from intelli_assets.sources import read_source
+            from intelli_assets.sources import check_records, read_source
 
             data = read_source(path, kind)
+            check_records(path, data)
             summary = {"path": str(path), "valid": True, "kind": kind, "query": data.query, **data.details}
             records = data.details["records"]
             lines = [f"  header row {data.details['header_row']}"
@@ -187,6 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=func)
 
     add_job_commands(sub)
+    add_describe_commands(sub)
 
     p = sub.add_parser("charts", help="list the chart catalogue and parameters")
     p.set_defaults(func=cmd_charts)

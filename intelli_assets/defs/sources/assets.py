@@ -20,6 +20,10 @@ from intelli_assets.sources import LENS_QUERY, source_display_name, source_kind
 PROGRESS_EVERY_SECONDS = 1.0  # progress observations are event-log writes: at most one a second
 
 
+class FetchCancelled(Exception):
+    """The run was cancelled (Ctrl-C, SIGTERM, `intelli cancel`, the UI) while pages came in."""
+
+
 class RawSourceConfig(dg.Config):
     path: str = Field(
         default="",
@@ -97,6 +101,9 @@ def _fetch_lens(context: dg.AssetExecutionContext, layout: ArtifactLayout, key: 
     def on_page(page: LensPage) -> None:
         write_atomic(folder / f"page-{page.number:05d}.json", page.body)
         kept.append(page.number)
+        run = context.instance.get_run_by_id(context.run_id)  # a cancel takes effect at the next page
+        if run is not None and run.status == dg.DagsterRunStatus.CANCELING:
+            raise FetchCancelled
 
     def progress(line: str) -> None:
         context.log.info(line)
@@ -114,6 +121,15 @@ def _fetch_lens(context: dg.AssetExecutionContext, layout: ArtifactLayout, key: 
         write_atomic(folder / "fetch.json", json.dumps({"status": "failed", "error": str(exc), "pages": len(kept)}))
         where = f"; the {len(kept)} page(s) that came are kept in {folder}" if kept else ""
         raise IntelliError(f"Lens query {query.name!r}: {exc}{where}") from None
+    except FetchCancelled:
+        write_atomic(folder / "fetch.json", json.dumps({"status": "cancelled", "pages": len(kept)}))
+        raise dg.DagsterExecutionInterruptedError(
+            f"the run was cancelled during the Lens fetch; the {len(kept)} page(s) that came are kept in {folder}"
+        ) from None
+    if fetched.records == 0:  # an empty fetch never becomes the dataset's source
+        write_atomic(folder / "fetch.json", json.dumps({"status": "empty", "pages": fetched.pages}))
+        raise IntelliError(f"Lens query {query.name!r} ({query_file.name}) matched no patents on Lens.org: "
+                           "nothing to chart; widen the query")
     summary = {"status": "complete", "pages": fetched.pages, "records": fetched.records, "total": fetched.total,
                "capped": fetched.capped, "restarts": fetched.restarts, "retries": fetched.retries,
                "seconds": round(time.perf_counter() - started, 2)}
@@ -129,4 +145,5 @@ def _fetch_lens(context: dg.AssetExecutionContext, layout: ArtifactLayout, key: 
         "lens_scroll_restarts": dg.MetadataValue.int(fetched.restarts),
         "fetch_id": fetch_id,
         "fetch_path": dg.MetadataValue.path(str(folder)),
+        "query": dg.MetadataValue.json({"name": query.name, "query": query.query, "max_records": query.max_records}),
     }
