@@ -174,6 +174,8 @@ def prompt_text(request: DescriptionRequest, with_image: bool) -> str:
     spec = CHARTS.get(render.chart)
     numbers, cut = chart_data_text(data)
     x_axis, y_axis = axis_label(data.get("x_axis")), axis_label(data.get("y_axis"))
+    drawn_title = (render.settings.get("style") or {}).get("title")
+    drawn_title = None if drawn_title == "auto" else drawn_title  # "auto" is the chart's own title, in chart_data
     lines = [
         f"Describe this chart for a patent analyst in {LANGUAGE_NAMES[request.language]}, in at most "
         f"{request.max_words} words. Explain what it shows, the main trends and key figures, and what they "
@@ -181,11 +183,9 @@ def prompt_text(request: DescriptionRequest, with_image: bool) -> str:
         "The rendered chart is attached as an image." if with_image else
         "No image is attached (this endpoint does not accept images): describe the chart from its data alone.",
         "",
-        f"Chart: {render.chart}" + (f" ({spec.description})" if spec else ""),
-        f"Chart type: {data.get('type', 'unknown')}",
-        f"Title: {data.get('title') or (render.settings.get('style') or {}).get('title') or '(no title drawn)'}",
-        f"X axis: {x_axis or '(none)'}",
-        f"Y axis: {y_axis or '(none)'}",
+        f"Chart: {render.chart}" + (f" ({spec.description})" if spec else "") + f", type {data.get('type', '?')}",
+        f"Title: {data.get('title') or drawn_title or '(no title drawn)'}",
+        f"X axis: {x_axis or '(none)'}; Y axis: {y_axis or '(none)'}",
         f"Dataset: {render.partition}",
         "Chart data (JSON; the exact numbers drawn" + (", cut short" if cut else "") + "):",
         numbers,
@@ -236,11 +236,12 @@ class Description:
     snapshot: dict
 
 
-@dataclass
-class _Failure:
-    kind: str  # auth | rate_limited | server | timeout | connection | unknown_model | image_rejected | ...
-    message: str
-    retry_after: float | None = None
+class _Failure(Exception):
+    """One failed call: its `kind` decides between retry, fallback and stop; `message` is for users."""
+
+    def __init__(self, kind: str, message: str, retry_after: float | None = None):
+        super().__init__(message)
+        self.kind, self.message, self.retry_after = kind, message, retry_after
 
 
 def _server_message(exc: openai.APIStatusError) -> str:
@@ -253,13 +254,12 @@ def _retry_after(exc: openai.APIStatusError) -> float | None:
     value = exc.response.headers.get("retry-after")
     if not value:
         return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:  # an HTTP date
-        try:
-            return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - time.time())
-        except (TypeError, ValueError):
-            return None
+    try:  # seconds, or an HTTP date
+        seconds = float(value) if value.strip().replace(".", "", 1).isdigit() else \
+            email.utils.parsedate_to_datetime(value).timestamp() - time.time()
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, seconds)
 
 
 def classify(exc: Exception, model: str, endpoint: Endpoint, mode: str) -> _Failure:
@@ -301,76 +301,88 @@ def backoff_wait(endpoint: Endpoint, attempt: int, failure: _Failure) -> float:
     return endpoint.backoff * 2 ** (attempt - 1) * random.uniform(0.8, 1.2)
 
 
+class _Session:
+    """One description: the models asked in turn, every attempt reported as an event."""
+
+    def __init__(self, endpoint: Endpoint, request: DescriptionRequest, png: bytes | None, on_event: EventSink,
+                 cancelled: Callable[[], bool]):
+        self.endpoint, self.request, self.png = endpoint, request, png
+        self.on_event, self.cancelled = on_event, cancelled
+        self.events: list[dict] = []
+        self.calls = 0
+        self.started = time.perf_counter()
+
+    def emit(self, name: str, **fields: object) -> None:
+        fields = {"host": self.endpoint.host, **fields}
+        self.events.append({"event": name, "at": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"), **fields})
+        self.on_event(name, fields)
+
+    def ask(self, client: openai.OpenAI, model: str) -> Description:
+        """One model, retried on transient failures; raises its last _Failure, or EndpointAuthError."""
+        endpoint = self.endpoint
+        mode, attempt = ("image" if self.png is not None else "text_only"), 0
+        while True:
+            if self.cancelled():
+                raise DescriptionCancelled("the run was cancelled before the model answered")
+            attempt += 1
+            self.calls += 1
+            self.emit("MODEL_ATTEMPT", model=model, attempt=attempt, max_attempts=endpoint.max_attempts, mode=mode)
+            call_started = time.perf_counter()
+            try:
+                response = client.chat.completions.create(
+                    model=model, messages=chat_messages(self.request, self.png if mode == "image" else None))
+            except openai.OpenAIError as exc:
+                failure = classify(exc, model, endpoint, mode)
+            else:
+                latency = round((time.perf_counter() - call_started) * 1000, 1)
+                choice = response.choices[0] if response.choices else None
+                text = (choice.message.content or "").strip() if choice else ""
+                if text:
+                    usage = response.usage.model_dump(exclude_none=True) if response.usage else {}
+                    self.emit("MODEL_SUCCESS", model=model, attempt=attempt, mode=mode, latency_ms=latency, usage=usage)
+                    return Description(text, model, response.model or model, mode, usage, latency,
+                                       round((time.perf_counter() - self.started) * 1000, 1), self.calls,
+                                       choice.finish_reason, self.events,
+                                       prompt_snapshot(self.request, self.png, mode))
+                failure = _Failure("empty", f"model {model!r} at {endpoint.host} returned no text")
+            retry = failure.kind in RETRYABLE and attempt < endpoint.max_attempts
+            wait = backoff_wait(endpoint, attempt, failure) if retry else 0.0
+            if retry and wait > endpoint.max_wait:  # e.g. a used-up quota: another model may have one
+                retry = False
+                failure.message += f"; it asks to wait {wait:g} s, more than max_wait_seconds ({endpoint.max_wait:g})"
+            text_only = failure.kind == "image_rejected" and self.request.text_only_fallback
+            self.emit("MODEL_FAILED", model=model, attempt=attempt, mode=mode, error=failure.message, kind=failure.kind,
+                      **({"retry_in_s": round(wait, 2)} if retry else {}), **({"next": "text_only"} if text_only else {}))
+            if failure.kind == "auth":
+                raise EndpointAuthError(failure.message)
+            if text_only:
+                mode, attempt = "text_only", 0
+            elif retry:
+                time.sleep(wait)
+            else:
+                raise failure
+
+
 def describe(endpoint: Endpoint, request: DescriptionRequest, png: bytes | None, on_event: EventSink,
              cancelled: Callable[[], bool] = lambda: False) -> Description:
     """Ask each model in turn until one answers: retries with backoff on 429, 5xx, timeouts and
     dropped connections; an unknown model, a refusal or a model out of retries falls back to
     the next; a rejected key stops at once. An image rejected with `text_only_fallback` is asked
     again of the same model without it. Raises DescriptionError (every model's failure named)."""
-    client = openai.OpenAI(base_url=endpoint.base_url, api_key=endpoint.api_key, max_retries=0,
-                           timeout=endpoint.timeout)  # we retry ourselves, to log each attempt
-    events: list[dict] = []
-    started = time.perf_counter()
-
-    def emit(name: str, **fields: object) -> None:
-        fields = {"host": endpoint.host, **fields}
-        events.append({"event": name, "at": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"), **fields})
-        on_event(name, fields)
-
+    session = _Session(endpoint, request, png, on_event, cancelled)
     failures: list[str] = []
-    calls = 0
-    try:
+    # max_retries=0: we retry ourselves, to log each attempt and fall back between models
+    with openai.OpenAI(base_url=endpoint.base_url, api_key=endpoint.api_key, max_retries=0,
+                       timeout=endpoint.timeout) as client:
         for index, model in enumerate(request.models):
             if index:
-                emit("FALLBACK", from_model=request.models[index - 1], to_model=model, reason=failures[-1])
-            mode = "image" if png is not None else "text_only"
-            attempt = 0
-            while True:
-                if cancelled():
-                    raise DescriptionCancelled("the run was cancelled before the model answered")
-                attempt += 1
-                calls += 1
-                emit("MODEL_ATTEMPT", model=model, attempt=attempt, max_attempts=endpoint.max_attempts, mode=mode)
-                call_started = time.perf_counter()
-                try:
-                    response = client.chat.completions.create(
-                        model=model, messages=chat_messages(request, png if mode == "image" else None))
-                except openai.OpenAIError as exc:
-                    failure = classify(exc, model, endpoint, mode)
-                else:
-                    latency = round((time.perf_counter() - call_started) * 1000, 1)
-                    choice = response.choices[0] if response.choices else None
-                    text = (choice.message.content or "").strip() if choice else ""
-                    if text:
-                        usage = response.usage.model_dump(exclude_none=True) if response.usage else {}
-                        emit("MODEL_SUCCESS", model=model, attempt=attempt, mode=mode, latency_ms=latency, usage=usage)
-                        return Description(text, model, response.model or model, mode, usage, latency,
-                                           round((time.perf_counter() - started) * 1000, 1), calls,
-                                           choice.finish_reason, events, prompt_snapshot(request, png, mode))
-                    failure = _Failure("empty", f"model {model!r} at {endpoint.host} returned no text")
-                retry = failure.kind in RETRYABLE and attempt < endpoint.max_attempts
-                wait = backoff_wait(endpoint, attempt, failure) if retry else 0.0
-                if retry and wait > endpoint.max_wait:
-                    retry, failure.message = False, f"{failure.message}; it asks to wait {wait:g} s, more than " \
-                                                    f"max_wait_seconds ({endpoint.max_wait:g})"
-                text_only = failure.kind == "image_rejected" and request.text_only_fallback
-                emit("MODEL_FAILED", model=model, attempt=attempt, mode=mode, error=failure.message,
-                     kind=failure.kind, **({"retry_in_s": round(wait, 2)} if retry else {}),
-                     **({"next": "text_only"} if text_only else {}))
-                if failure.kind == "auth":
-                    raise EndpointAuthError(failure.message)
-                if text_only:
-                    mode, attempt = "text_only", 0
-                    continue
-                if retry:
-                    time.sleep(wait)
-                    continue
+                session.emit("FALLBACK", from_model=request.models[index - 1], to_model=model, reason=failures[-1])
+            try:
+                return session.ask(client, model)
+            except _Failure as failure:
                 failures.append(failure.message)
                 if failure.kind in ("connection", "not_found"):  # the endpoint itself: no model can help
-                    raise DescriptionError(failure.message)
-                break
-    finally:
-        client.close()
+                    raise DescriptionError(failure.message) from None
     if len(failures) == 1:
         raise DescriptionError(failures[0])
     raise DescriptionError(f"none of the {len(failures)} models could describe the chart: " + "; ".join(failures))

@@ -19,6 +19,7 @@ import pytest
 
 from intelli_assets.charts import CHARTS
 from intelli_assets.cli import main
+from intelli_assets.defs.runs.status import step_failures
 from intelli_assets.descriptions import (
     ChartRender,
     DescriptionError,
@@ -82,7 +83,7 @@ def test_the_request_holds_the_image_the_chart_numbers_and_the_context(ai, rende
     assert request.body["messages"][0]["role"] == "system"
     text = request.text
     assert "[41,96]" in text and '"total_publications":137' in text and "Top 3 jurisdicciones" in text
-    assert "X axis: Número de Patentes Publicadas" in text and "Y axis: Jurisdicción" in text
+    assert "X axis: Número de Patentes Publicadas; Y axis: Jurisdicción" in text
     assert "focus on Ecuador" in text and "in Spanish, in at most 120 words" in text
     assert (result.text, result.model, result.mode) == ("Descripción de prueba por vision: China lidera con 96 "
                                                         "publicaciones.", "vision", "image")
@@ -220,7 +221,7 @@ def cli(home, monkeypatch, capsys):
 
 
 def description_records(home: Path) -> list:
-    """Materializations of descriptions/<CHART>, newest first."""
+    """Materializations of descriptions/<CHART>, newest first ($DAGSTER_HOME must be `home`)."""
     with dg.DagsterInstance.from_config(str(home)) as instance:
         return list(instance.fetch_materializations(dg.AssetKey(["descriptions", CHART]), limit=50).records)
 
@@ -272,6 +273,7 @@ def test_intelli_describe_stores_the_description_beside_its_render_and_keeps_his
     assert [e["event"] for e in second["events"]] == ["MODEL_ATTEMPT", "MODEL_SUCCESS"]
     assert second["provider_host"] == ai.url.split("/")[2] and second["base_url"] == ai.url
     assert (second["prompt_tokens"], second["latency_ms"] > 0) == (PROMPT_TOKENS, True)
+    assert ai.api_key not in json.dumps(second, default=str)
     with dg.DagsterInstance.from_config(str(home[0])) as instance:  # the run log has the events as lines
         lines = [r.user_message for r in instance.all_logs(records[0].run_id)]
     assert any(line.startswith("MODEL_ATTEMPT {") for line in lines) and any(
@@ -317,8 +319,33 @@ def test_intelli_describe_exit_codes_and_messages(home, cli, monkeypatch):
     assert "MODEL_FAILED" in logged and secret not in logged
 
 
-def test_a_description_materialized_from_the_ui(home):
+def test_the_asset_itself_fails_fast_with_one_sentence(home, monkeypatch):
+    """The UI path has no CLI checks in front: the asset says what is wrong before any call."""
+    from intelli_assets.definitions import defs
+
+    monkeypatch.setenv("DAGSTER_HOME", str(home[0]))
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-live-ASSET-SECRET-123456")
+    job = defs.resolve_implicit_global_asset_job_def()
+
+    def failure(chart: str) -> str:
+        with dg.DagsterInstance.from_config(str(home[0])) as instance:
+            result = job.execute_in_process(instance=instance, partition_key=home[1], raise_on_error=False,
+                                            asset_selection=[dg.AssetKey(["descriptions", chart])])
+            assert not result.success
+            return step_failures(instance, result.run_id)[f"descriptions__{chart}"]
+
+    assert failure(CHART) == ("AI descriptions are not configured: set OPENAI_BASE_URL to an OpenAI-compatible "
+                              "endpoint (e.g. https://api.openai.com/v1, or http://127.0.0.1:11434/v1 for Ollama).")
+    with FakeOpenAI() as fake:
+        monkeypatch.setenv("OPENAI_BASE_URL", fake.url)
+        assert failure("cpc_treemap").startswith(f"charts/cpc_treemap has not been rendered for partition {home[1]}")
+    assert fake.requests == []
+
+
+def test_a_description_materialized_from_the_ui(home, monkeypatch):
     partition = home[1]
+    monkeypatch.setenv("DAGSTER_HOME", str(home[0]))  # dagster.yaml reads it, here to read the results
     with FakeOpenAI() as fake, dagster_dev(home[0], OPENAI_BASE_URL=fake.url, OPENAI_API_KEY=fake.api_key) as url:
         nodes = graphql(url, "{ assetNodes { assetKey { path } groupName dependencyKeys { path } } }")["assetNodes"]
         node = next(n for n in nodes if n["assetKey"]["path"] == ["descriptions", CHART])

@@ -11,6 +11,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from typing import TextIO
 
 import dagster as dg
 from pydantic import ValidationError
@@ -159,7 +160,8 @@ def report_of_description(instance: dg.DagsterInstance, run_id: str, partition: 
     return report
 
 
-def print_description(report: DescribeReport, stream=sys.stdout) -> None:
+def print_description(report: DescribeReport, stream: TextIO | None = None) -> None:
+    stream = stream or sys.stdout  # looked up now: a caller may have redirected it
     if report.status != "success":
         print(f"descriptions/{report.chart} · partition {report.partition} · run {report.run_id} · {report.status}: "
               f"{report.error}", file=stream)
