@@ -139,6 +139,8 @@ class ChartRender:
             raise RenderUnavailable(f"{where} has no PNG (formats {self.settings.get('formats')}): re-render it "
                                     "with png among the formats, or set text_only_fallback: true")
         path = Path(info["path"])
+        if not info.get("sha256"):
+            raise RenderUnavailable(f"{where} recorded no sha256 for its PNG (an older render); re-render the chart")
         if not path.is_file():
             raise RenderUnavailable(f"{path} of {where} is missing; re-render the chart")
         data = path.read_bytes()

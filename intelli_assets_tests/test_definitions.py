@@ -15,11 +15,12 @@ def test_definitions_load_every_asset_check_resource_and_job():
     defs.validate_loadable(defs)
     graph = defs.resolve_asset_graph()
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
-    assert keys == {"raw_source", "patent_dataset", *(f"charts/{k}" for k in CHARTS)}
+    assert keys == {"raw_source", "patent_dataset", *(f"charts/{k}" for k in CHARTS),
+                    *(f"descriptions/{k}" for k in CHARTS)}
     checks = {c.name for c in graph.asset_check_keys}
     assert checks == {"non_empty", "counts_are_non_negative_integers", "years_plausible", "no_duplicate_values",
                       "no_duplicate_publication_numbers", "dates_plausible"}
-    assert set(defs.resources) >= {"store", "renderer", "forecasts", "lens"}
+    assert set(defs.resources) >= {"store", "renderer", "forecasts", "lens", "openai"}
     job = defs.resolve_job_def(MAIN_JOB_NAME)
     assert job.executor_def is dg.in_process_executor
     assert len(job.asset_layer.selected_asset_keys) == 2 + len(CHARTS)

@@ -301,6 +301,8 @@ def test_intelli_describe_exit_codes_and_messages(home, cli, monkeypatch):
     assert code == 2 and "no dataset partition 'no-such-dataset'" in err
     code, _, err = cli("describe", partition, "--chart", "pie")
     assert code == 2 and "unknown chart 'pie'" in err
+    code, _, err = cli("describe", partition, "--chart", CHART, "--max-words", "5")
+    assert code == 2 and "--max-words must be between 20 and 1000, got 5" in err
     code, _, err = cli("describe", partition, "--chart", "cpc_treemap")
     assert code == 2 and f"charts/cpc_treemap has never been rendered for partition {partition}" in err
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)

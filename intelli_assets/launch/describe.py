@@ -18,7 +18,12 @@ from pydantic import ValidationError
 
 from intelli_assets.charts import get_chart
 from intelli_assets.defs.common.partitions import DATASETS_PARTITIONS_NAME
-from intelli_assets.defs.descriptions.assets import DescriptionConfig, description_key, latest_render
+from intelli_assets.defs.descriptions.assets import (
+    MAX_WORDS_RANGE,
+    DescriptionConfig,
+    description_key,
+    latest_render,
+)
 from intelli_assets.defs.runs.ownership import owner_tags
 from intelli_assets.defs.runs.status import step_failures
 from intelli_assets.defs.runs.tags import ORIGIN_TAG, REQUESTED_BY_TAG
@@ -63,6 +68,9 @@ def description_run_config(chart: str, context: str = "", language: str = "es", 
     if models:
         config["model"], config["fallback_models"] = models[0], list(models[1:])
     if max_words is not None:
+        low, high = MAX_WORDS_RANGE
+        if not low <= max_words <= high:
+            raise ChartParamError(f"--max-words must be between {low} and {high}, got {max_words}")
         config["max_words"] = max_words
     try:
         DescriptionConfig(**config)

@@ -23,6 +23,7 @@ from intelli_assets.descriptions import (
     DescriptionCancelled,
     DescriptionError,
     DescriptionRequest,
+    RenderUnavailable,
     describe,
     description_markdown,
     store_description,
@@ -79,13 +80,17 @@ def latest_render(instance: dg.DagsterInstance, partition: str, chart: str) -> C
         return None
     record = records[0]
     metadata = record.asset_materialization.metadata
-    files = dict(_value(metadata, "files", {}))
-    some_file = next((info["path"] for info in files.values() if "path" in info), None)
+    # `files` (with sha256) since the audit trail exists; only `<format>_path` entries before
+    files = dict(_value(metadata, "files", None) or {
+        name[:-5]: {"path": str(entry.value)} for name, entry in metadata.items() if name.endswith("_path")})
+    paths = [info["path"] for info in files.values() if info.get("path")]
+    if not paths:
+        raise RenderUnavailable(f"charts/{chart} of partition {partition} (run {record.run_id}) records no files; "
+                                "re-render the chart")
     return ChartRender(
-        partition=partition, chart=chart, params_hash=str(_value(metadata, "params_hash", "")),
-        folder=Path(some_file).parent if some_file else Path(), run_id=record.run_id,
-        rendered_at=record.timestamp, chart_data=dict(_value(metadata, "chart_data", {})), files=files,
-        settings=dict(_value(metadata, "params", {})))
+        partition=partition, chart=chart, params_hash=str(_value(metadata, "params_hash", Path(paths[0]).parent.name)),
+        folder=Path(paths[0]).parent, run_id=record.run_id, rendered_at=record.timestamp,
+        chart_data=dict(_value(metadata, "chart_data", {})), files=files, settings=dict(_value(metadata, "params", {})))
 
 
 def _metadata_value(value: object) -> object:
@@ -94,6 +99,7 @@ def _metadata_value(value: object) -> object:
 
 def describe_latest_render(context: dg.AssetExecutionContext, chart: str, config: DescriptionConfig,
                            openai: OpenAIEndpoint) -> dg.MaterializeResult:
+    """The body of every descriptions/<chart> asset: checks, the model calls, the stored result."""
     partition, key = context.partition_key, description_key(chart)
     try:
         endpoint = openai.endpoint()  # fails fast, naming the variable to set
