@@ -181,21 +181,20 @@ def duplicate_publication_numbers(records: pa.Table, limit: int = 5) -> tuple[in
 
 
 def implausible_dates(records: pa.Table, today: dt.date | None = None, limit: int = 5) -> tuple[int, list[str]]:
-    """Records dated before Espacenet's oldest document or after next year, with examples."""
+    """Records dated before Espacenet's oldest document or after next year, with examples
+    naming the record, the date column, the value and where the record came from."""
     today = today or dt.date.today()
-    low, high = dt.date(EARLIEST_YEAR, 1, 1), dt.date(today.year + 1, 12, 31)
-    bad = None
+    low, high = pa.scalar(dt.date(EARLIEST_YEAR, 1, 1), pa.date32()), pa.scalar(dt.date(today.year + 1, 12, 31), pa.date32())
+    bad_any = pa.array([False] * records.num_rows)
+    examples: list[str] = []
     for column in ("publication_date", "earliest_priority_date", "family_earliest_publication_date"):
         values = records[column]
-        out = pc.or_(pc.less(values, pa.scalar(low, pa.date32())), pc.greater(values, pa.scalar(high, pa.date32())))
-        out = pc.fill_null(out, False)
-        bad = out if bad is None else pc.or_(bad, out)
-    if bad is None or not records.num_rows:
-        return 0, []
-    hits = records.filter(bad)
-    examples = [f"{n} ({d})" for n, d in zip(hits["publication_number"].to_pylist()[:limit],
-                                              hits["publication_date"].to_pylist()[:limit], strict=True)]
-    return hits.num_rows, examples
+        out = pc.fill_null(pc.or_(pc.less(values, low), pc.greater(values, high)), False)
+        bad_any = pc.or_(bad_any, out)
+        hits = records.filter(out).slice(0, limit)
+        examples += [f"{number} {column} {value} ({source})" for number, value, source in zip(
+            hits["publication_number"].to_pylist(), hits[column].to_pylist(), hits["source_id"].to_pylist(), strict=True)]
+    return int(pc.sum(bad_any).as_py() or 0), examples[:limit]
 
 
 def records_schema_markdown() -> str:

@@ -236,6 +236,7 @@ def run_workbook(path: Path, charts: list[str], overrides: dict[str, Any], insta
         require_lens_token(path)
     ops = chart_run_config(charts, overrides)
     sha = file_sha256(path)
+    title_language = title_language.strip().lower() if title_language else None
     if title_language and not re.fullmatch(r"[a-z]{2}", title_language):
         raise ChartParamError(f"--title-language {title_language!r}: expected a two-letter language code (en, es, de...)")
     engine = str(overrides["engine"]).lower() if "engine" in overrides else None

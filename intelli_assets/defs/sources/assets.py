@@ -98,24 +98,34 @@ def _fetch_lens(context: dg.AssetExecutionContext, layout: ArtifactLayout, key: 
     kept: list[int] = []
     last_report = [0.0]
 
+    def stop_if_cancelled() -> None:
+        run = context.instance.get_run_by_id(context.run_id)
+        if run is not None and run.status == dg.DagsterRunStatus.CANCELING:
+            raise FetchCancelled
+
     def on_page(page: LensPage) -> None:
         write_atomic(folder / f"page-{page.number:05d}.json", page.body)
         kept.append(page.number)
-        run = context.instance.get_run_by_id(context.run_id)  # a cancel takes effect at the next page
-        if run is not None and run.status == dg.DagsterRunStatus.CANCELING:
-            raise FetchCancelled
+        stop_if_cancelled()  # a cancel takes effect at the next page...
+
+    def sleep(seconds: float) -> None:  # ...or within half a second of a rate-limit or retry wait
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            stop_if_cancelled()
+            time.sleep(min(0.5, left))
 
     def progress(line: str) -> None:
         context.log.info(line)
         now = time.monotonic()
-        if now - last_report[0] >= PROGRESS_EVERY_SECONDS:
+        routine = line.startswith("lens: page")  # waits, retries and stops are always shown
+        if not routine or now - last_report[0] >= PROGRESS_EVERY_SECONDS:
             last_report[0] = now
             context.log_event(dg.AssetObservation(asset_key="raw_source", partition=key,
                                                   metadata={"event": "fetching", "progress": line}))
 
     started = time.perf_counter()
     try:
-        with lens.client() as client:
+        with lens.client(sleep=sleep) as client:
             fetched = client.fetch(query, on_page, progress)
     except LensError as exc:
         write_atomic(folder / "fetch.json", json.dumps({"status": "failed", "error": str(exc), "pages": len(kept)}))

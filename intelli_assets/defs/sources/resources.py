@@ -1,6 +1,8 @@
 """The Lens.org Patent API as a resource handed to `raw_source`."""
 
 import os
+import time
+from collections.abc import Callable
 
 import dagster as dg
 from pydantic import Field
@@ -17,7 +19,8 @@ class LensApi(dg.ConfigurableResource):
     timeout_seconds: float = Field(default=60.0, description="per request")
     max_attempts: int = Field(default=6, description="per page, on 5xx, timeouts and connection errors")
 
-    def client(self) -> LensClient:
+    def client(self, sleep: Callable[[float], None] = time.sleep) -> LensClient:
+        """`sleep` is how the client waits between attempts (a caller's may end the wait early)."""
         url = self.base_url or os.environ.get(URL_ENV) or DEFAULT_LENS_URL
         return LensClient(os.environ.get(TOKEN_ENV, ""), url, timeout=self.timeout_seconds,
-                          max_attempts=self.max_attempts)
+                          max_attempts=self.max_attempts, sleep=sleep)
