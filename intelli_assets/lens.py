@@ -92,6 +92,24 @@ def _whole(value: object, low: int = 1, high: int | None = None) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= low and (high is None or value <= high)
 
 
+def _count(value: object) -> int | None:
+    """Lens's `total` as a record count, or None: a bool is no count; "24" and Elasticsearch's
+    {"value": 24} are 24, unless its `relation` says the value is only a bound."""
+    if isinstance(value, dict):
+        value = value.get("value") if value.get("relation", "eq") == "eq" else None
+    if isinstance(value, str) and re.fullmatch(r"\s*\d+\s*", value):
+        value = int(value)
+    return value if _whole(value, 0) else None
+
+
+def _record_key(record: object) -> str | None:
+    """Its lens_id, else jurisdiction+doc_number+kind, as `lens_records` tells records apart."""
+    r = {k: v for k, v in record.items() if v not in (None, "")} if isinstance(record, dict) else {}
+    if "lens_id" in r or not {"jurisdiction", "doc_number"} <= r.keys():
+        return str(r["lens_id"]) if "lens_id" in r else None
+    return "\x1f".join(("", str(r["jurisdiction"]), str(r["doc_number"]), str(r.get("kind", ""))))
+
+
 def read_lens_query(path: str | Path) -> LensQuery:
     """Read and check a query file NAME.lens.json; InvalidSourceError lists every problem."""
     def invalid(*problems: str) -> InvalidSourceError:
@@ -114,9 +132,12 @@ def read_lens_query(path: str | Path) -> LensQuery:
     elif not (isinstance(query, dict | str) and query and str(query).strip()):
         problems.append("`query`: expected a non-empty object or string")
     include = doc.get("include", [])
-    if not isinstance(include, list) or not all(isinstance(f, str) and f.strip() for f in include):
+    if not isinstance(include, list) or not all(isinstance(f, str) for f in include):
         problems.append('`include`: expected a list of field paths (strings), e.g. ["abstract"]')
         include = []
+    problems += [f"`include`: entry {i} is empty; remove it or give a field path such as \"abstract\""
+                 for i, f in enumerate(include, 1) if not f.strip()]
+    include = [f.strip() for f in include]
     if max_records is not None and not _whole(max_records):
         problems.append(f"`max_records`: expected a positive whole number, got {max_records!r}")
     page_size = doc.get("page_size", MAX_PAGE_SIZE)
@@ -146,8 +167,9 @@ class LensClient:
         self.backoff, self.max_backoff, self._sleep = backoff, max_backoff, sleep
         self._http = httpx.Client(timeout=httpx.Timeout(timeout), transport=transport)
         self._say: Callable[[str], None] = lambda line: None
-        self._pages = self._retries = self._anonymous = 0
-        self._seen: set[str] = set()  # lens_ids delivered in this fetch, over every pass
+        self._pages = self._retries = 0
+        self._seen: set[str] = set()  # record keys delivered in this fetch, over every pass
+        self._noted: set[str] = set()  # notes said once per fetch
 
     def __repr__(self) -> str:
         return f"LensClient({self._redact(self.base_url)!r})"
@@ -179,7 +201,11 @@ class LensClient:
     def fetch(self, query: LensQuery, on_page: Callable[[LensPage], None],
               progress: Callable[[str], None] | None = None) -> LensFetch:
         """Every page of `query` (up to max_records). An expired scroll restarts the search up to
-        `max_restarts` times; the records it repeats are dropped by `lens_records`."""
+        `max_restarts` times; the records it repeats are dropped by `lens_records`.
+
+        Progress lines all start "lens: ". The routine one per page is "lens: page N · …"; the
+        others never start "lens: page" but with a word to key on: "lens: waiting …",
+        "lens: retrying …", "lens: restarting …", "lens: stopping …", "lens: note: …"."""
         if not self._token:
             raise LensAuthError(f"{TOKEN_ENV} is not set: set it to a Lens.org API access token (from your Lens "
                                 "user profile) to fetch patents")
@@ -189,7 +215,7 @@ class LensClient:
             raise LensAuthError(f"{TOKEN_ENV} contains a character that cannot be sent (position {bad}); copy the "
                                 "token again from lens.org")
         self._say, self._pages, self._retries, restarts = progress or (lambda line: None), 0, 0, 0
-        self._seen, self._anonymous = set(), 0
+        self._seen, self._noted = set(), set()
         while True:
             try:
                 distinct, total, capped = self._scroll(query, on_page, fresh=restarts == 0)
@@ -201,21 +227,23 @@ class LensClient:
                     raise LensError(f"page {page}: the scroll expired {restarts + 1} times (Lens.org: {exc.args[0]}); "
                                     "Lens keeps a scroll for 1 minute between pages", page=page) from None
                 restarts += 1
-                self._say(f"lens: page {page} · scroll expired, searching again ({restarts} of {self.max_restarts})")
+                self._say(f"lens: restarting the search: the scroll expired at page {page} (restart {restarts} of "
+                          f"{self.max_restarts})")
 
     def _scroll(self, query: LensQuery, on_page: Callable[[LensPage], None],
                 fresh: bool) -> tuple[int, int | None, bool]:
         """One pass of the scroll: (distinct records so far, Lens's total, capped at max_records).
-        Only distinct lens_ids count: a server repeating records must not end the scroll early."""
+        Only distinct records count: a server repeating records must not end the scroll early."""
         limit = query.max_records
         size = min(query.page_size, limit) if limit else query.page_size
-        body: dict = {"query": query.query, "include": query.include, "size": size, "scroll": SCROLL}
+        include = list(dict.fromkeys(f.strip() for f in query.include if f.strip()))
+        body: dict = {"query": query.query, "include": include, "size": size, "scroll": SCROLL}
         total, pages = None, 0
-        # a restarted pass repeats what came before; only ids new to this pass show it advancing
+        # a restarted pass repeats what came before; only keys new to this pass show it advancing
         in_pass = self._seen if fresh else set()
         while True:
             number = self._pages + 1
-            target = _target(total, limit)
+            target = self._target(total, limit)
             # Lens sends full pages: twice the pages needed means a scroll that will not end
             bound = math.ceil(target / size) * 2 + 10 if target is not None else None
             if bound is not None and pages >= bound:
@@ -225,40 +253,66 @@ class LensClient:
             if response is None:  # 204: the scroll is exhausted
                 return self._ended(number, total, limit)
             doc = page_document(response.content, number)
-            total = doc["total"] if isinstance(doc.get("total"), int) else total
+            total = self._total(doc, total)
             if not doc["data"]:
                 return self._ended(number, total, limit)
-            ids = [r.get("lens_id") if isinstance(r, dict) else None for r in doc["data"]]
-            named = {str(i) for i in ids if i is not None}
-            if not named - in_pass:
-                self._say(f"lens: page {number} · no new records (the scroll is not advancing); stopping at "
-                          f"{self._distinct():,} records")
-                return self._ended(number, total, limit)
-            in_pass |= named
-            self._seen |= named
-            self._anonymous += len(ids) - sum(i is not None for i in ids)  # `lens_records` keeps each
+            keys = _page_keys(doc["data"], number)
+            if not keys - in_pass:
+                return self._ended(number, total, limit, stalled=True)
+            in_pass |= keys
+            self._seen |= keys
             on_page(LensPage(number, self._redact_bytes(response.content), len(doc["data"]), total))
-            self._pages, pages, distinct = number, pages + 1, self._distinct()
-            target = _target(total, limit)
+            self._pages, pages, distinct = number, pages + 1, len(self._seen)
+            target = self._target(total, limit)
             self._say(f"lens: page {number} · {distinct:,}" + (f" of {target:,}" if target is not None else "")
                       + " records")
             if limit and distinct >= limit:
                 return distinct, total, total is None or total > limit
-            if total is not None and distinct >= total:
+            if total is not None and distinct == total:
                 return distinct, total, False
+            if total is not None and distinct > total:  # a wrong total must not end the fetch
+                self._note("overrun", f"lens: note: Lens.org announced {total:,} records but {distinct:,} came; "
+                                      "fetching until the scroll ends")
             if not isinstance(doc.get("scroll_id"), str) or not doc["scroll_id"]:
                 raise LensError(f"page {number}: Lens.org sent no scroll_id, so the rest cannot be fetched", page=number)
-            body = {"scroll_id": doc["scroll_id"], "scroll": SCROLL, "include": query.include, "size": size}
+            body = {"scroll_id": doc["scroll_id"], "scroll": SCROLL, "include": include, "size": size}
 
-    def _distinct(self) -> int:
-        return len(self._seen) + self._anonymous
+    def _note(self, kind: str, line: str) -> None:
+        if kind not in self._noted:
+            self._noted.add(kind)
+            self._say(line)
 
-    def _ended(self, number: int, total: int | None, limit: int | None) -> tuple[int, int | None, bool]:
-        """The scroll ended at page `number`: complete unless Lens announced more than came."""
-        distinct = self._distinct()
-        if total is not None and distinct < total and not (limit and distinct >= limit):
+    def _target(self, total: int | None, limit: int | None) -> int | None:
+        """The records the scroll should bring: Lens's total (unless fewer than already came), or
+        max_records when smaller."""
+        trusted = total if total is not None and len(self._seen) <= total else None
+        return min((t for t in (trusted, limit) if t is not None), default=None)
+
+    def _total(self, doc: dict, previous: int | None) -> int | None:
+        count = _count(doc.get("total"))
+        if count is None and doc.get("total") is not None:
+            shown = json.dumps(doc["total"], ensure_ascii=False)[:60]
+            self._note("total", f"lens: note: Lens.org's `total` is {shown}, not a record count; fetching until "
+                                "the scroll ends")
+        return previous if count is None else count
+
+    def _ended(self, number: int, total: int | None, limit: int | None,
+               stalled: bool = False) -> tuple[int, int | None, bool]:
+        """Ended by a 204, an empty page or a `stalled` one (all repeats): complete unless fewer
+        came than Lens announced, or it stalled with no total to say it was all."""
+        distinct = len(self._seen)
+        if limit and distinct >= limit:
+            return distinct, total, False
+        if total is not None and distinct < total:
             raise LensError(f"Lens.org announced {total:,} records but the scroll ended after {distinct:,} distinct "
                             f"ones (page {number}); run the query again", page=number)
+        if stalled and total is None:
+            raise LensError(f"page {number} repeats records already received: the scroll stopped advancing after "
+                            f"{distinct:,} distinct records (Lens.org gave no total, so they may be incomplete); run "
+                            "the query again", page=number)
+        if stalled:
+            self._say(f"lens: stopping at page {number}: it repeats records already received; {distinct:,} records "
+                      f"came, at least the {total:,} Lens.org announced")
         return distinct, total, False
 
     def _delay(self, attempt: int) -> float:
@@ -294,7 +348,7 @@ class LensClient:
                                         f"{_times(rate_waits)}, last asking to wait {_seconds(wait)} s (the plan's "
                                         f"quota may be used up; Lens.org: {message})", page=page)
                     self._retries += 1
-                    self._say(f"lens: page {page} · rate limited, waiting {_seconds(wait)} s")
+                    self._say(f"lens: waiting {_seconds(wait)} s: Lens.org's rate limit refused page {page}")
                     self._sleep(wait)
                     continue
                 if "scroll_id" in body and status in (400, 404):
@@ -308,9 +362,17 @@ class LensClient:
                                 page=page)
             self._retries += 1
             wait = self._delay(errors)
-            self._say(f"lens: page {page} · {failure}; retrying in {_seconds(wait)} s "
-                      f"(attempt {errors + 1} of {self.max_attempts})")
+            self._say(f"lens: retrying page {page} in {_seconds(wait)} s (attempt {errors + 1} of "
+                      f"{self.max_attempts}) after {failure}")
             self._sleep(wait)
+
+
+def _page_keys(data: list, number: int) -> set[str]:
+    keys = [_record_key(r) for r in data]
+    if unknown := keys.count(None):
+        raise LensError(f"page {number}: {unknown:,} record{'s have' if unknown != 1 else ' has'} no lens_id (nor "
+                        "jurisdiction/doc_number): cannot tell them apart", page=number)
+    return set(keys)
 
 
 def _retry_after(response: httpx.Response) -> float | None:
@@ -318,12 +380,6 @@ def _retry_after(response: httpx.Response) -> float | None:
         return max(0.0, float(response.headers["x-rate-limit-retry-after-seconds"]))
     except (KeyError, ValueError):
         return None
-
-
-def _target(total: int | None, limit: int | None) -> int | None:
-    """The records a scroll should bring: Lens's total, or max_records when smaller."""
-    known = [t for t in (total, limit) if t is not None]
-    return min(known) if known else None
 
 
 def _times(n: int) -> str:

@@ -111,10 +111,14 @@ def _parties(arr: pa.Array, path: str, rows: int) -> tuple[pa.Array, pa.Array]:
 
 
 def _title(arr: pa.Array, language: str, rows: int) -> tuple[pa.Array, pa.Array]:
-    """The title in `language`, else the first one, and its language ('' unknown)."""
+    """The title in `language`, else in the record's own `lang`, else in English, else the
+    first one; and its language ('' unknown). Languages compare case-insensitively."""
     items, parents = _flat(_get(arr, "biblio.invention_title"))
     langs = pc.utf8_lower(pc.struct_field(items, ["lang"]))
-    chosen = _first_per_row(parents, _true(pc.equal(langs, language.lower())), rows)
+    own = pc.take(pc.utf8_lower(_get(arr, "lang")), pa.array(parents, pa.int64()))
+    chosen = np.full(rows, -1, dtype=np.int64)
+    for wanted in (pc.equal(langs, language.strip().lower()), pc.equal(langs, own), pc.equal(langs, "en")):
+        chosen = np.where(chosen >= 0, chosen, _first_per_row(parents, _true(wanted), rows))
     chosen = np.where(chosen >= 0, chosen, _first_per_row(parents, np.ones(len(parents), dtype=bool), rows))
     at = pa.array(chosen, mask=chosen < 0)
     return pc.take(pc.struct_field(items, ["text"]), at), pc.fill_null(pc.take(langs, at), "")
@@ -183,11 +187,12 @@ def _coerce(value: object, typ: pa.DataType, path: str) -> object:
         raise _Unusable(path, value, "text" if pa.types.is_string(typ) else "a whole number")
     if pa.types.is_string(typ):
         return value if isinstance(value, str) else str(value)
-    if isinstance(value, int) or (isinstance(value, float) and value.is_integer()):
-        return int(value)
-    if isinstance(value, str) and _WHOLE.fullmatch(value):
-        return int(value)
-    raise _Unusable(path, value, "a whole number")
+    if not (isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+            or (isinstance(value, str) and _WHOLE.fullmatch(value))):
+        raise _Unusable(path, value, "a whole number")
+    if not -(2 ** 63) <= int(value) < 2 ** 63:
+        raise _Unusable(path, value, "a whole number of at most 64 bits")
+    return int(value)
 
 
 def _page_records(body: bytes | str, number: int) -> pa.Array:
@@ -242,6 +247,16 @@ def _problems(records: pa.Table, problems: dict[str, np.ndarray]) -> str:
             + ". Check the query's `include` and these records on lens.org")
 
 
+def _keys(records: pa.Table) -> pa.Array:
+    """Each record's lens_id, else jurisdiction+doc_number+kind (null: neither), as the fetch
+    tells records apart."""
+    records = records.combine_chunks()
+    number = pc.binary_join_element_wise("", records["jurisdiction"], records["doc_number"], records["kind"], "\x1f")
+    numbered = pc.and_(pc.not_equal(records["jurisdiction"], ""), pc.not_equal(records["doc_number"], ""))
+    return pc.if_else(pa.array(_true(pc.not_equal(records["source_id"], ""))), records["source_id"],
+                      pc.if_else(numbered, number, pa.scalar(None, _S)))
+
+
 def lens_records(pages: Iterable[bytes], title_language: str = "en", max_records: int | None = None) -> pa.Table:
     """The canonical records table from raw Lens response bodies, in page order; records a
     restarted scroll repeated are dropped (same Lens id, first kept), then cut at max_records.
@@ -262,8 +277,8 @@ def lens_records(pages: Iterable[bytes], title_language: str = "en", max_records
     if size:
         normalise()
     records = pa.concat_tables(tables) if tables else RECORDS_SCHEMA.empty_table()
-    ids = records["source_id"].to_pandas()
-    kept = ~(ids.duplicated() & ids.notna()).to_numpy()
+    keys = _keys(records).to_pandas()
+    kept = ~(keys.duplicated() & keys.notna()).to_numpy()
     if max_records is not None:
         kept[np.flatnonzero(kept)[max_records:]] = False
     if not kept.all():

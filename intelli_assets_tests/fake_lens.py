@@ -154,11 +154,11 @@ class FakeRequest:
 class FakeLens:
     """See the module docstring. `token`: when set, other bearer tokens get 401.
     `announce_total=False` leaves `total` out, so only a 204 ends the scroll; `claimed_total`
-    announces that number instead of the true one."""
+    announces that value (any JSON: a wrong number, "24", {"value": 24}, true) instead of the true one."""
 
     def __init__(self, total: int = 25, *, base: dict | None = None, records: list[dict] | None = None,
                  faults: dict[int, object] | None = None, token: str | None = None, max_size: int = 1000,
-                 hang_seconds: float = 2.0, announce_total: bool = True, claimed_total: int | None = None,
+                 hang_seconds: float = 2.0, announce_total: bool = True, claimed_total: object = None,
                  page_delay: float = 0.0):
         if records is not None:
             self.total, self._record = len(records), records.__getitem__

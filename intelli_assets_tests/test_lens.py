@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import json
+import re
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -196,9 +197,10 @@ def test_retry_and_error_lines_read_well():
     faults = {1: ("status", 429, {RETRY_HEADER: "0.407487"}), 2: ("status", 502, {}, NGINX_502)}
     with FakeLens(25, base=MINIMAL_RECORD, faults=faults) as lens:
         run = Run(lens, backoff=0.25)
-    assert run.error is None and run.lines[0] == "lens: page 1 · rate limited, waiting 0.4 s"
-    assert run.lines[1].startswith("lens: page 1 · HTTP 502 (an HTML error page: 502 Bad Gateway 502 Bad Gateway "
-                                   "nginx & co); retrying in ")
+    assert run.error is None and run.lines[0] == "lens: waiting 0.4 s: Lens.org's rate limit refused page 1"
+    assert run.lines[1].startswith("lens: retrying page 1 in ")
+    assert run.lines[1].endswith(" s (attempt 2 of 3) after HTTP 502 (an HTML error page: 502 Bad Gateway 502 Bad "
+                                 "Gateway nginx & co)")
     assert "<" not in run.lines[1] and "display" not in run.lines[1]
     with FakeLens(25, base=MINIMAL_RECORD, faults={1: ("status", 429, {RETRY_HEADER: "3600"})}) as lens:
         run = Run(lens)
@@ -276,18 +278,62 @@ def test_a_scroll_ending_short_of_the_announced_total_is_an_error(fault):
     assert [p.number for p in run.pages] == [1, 2]  # kept for the caller
 
 
-def test_a_scroll_that_does_not_advance_is_stopped():
+def test_a_scroll_that_does_not_advance_without_a_total_is_an_error():
     faults = {n: "repeat" for n in range(2, 200)}  # the same scroll_id and records for ever
     with FakeLens(25, base=MINIMAL_RECORD, faults=faults, announce_total=False) as lens:
         run = Run(lens)
-    assert run.error is None and (run.result.pages, run.result.records) == (1, 10)
-    assert len(lens.searches) == 2 and [p.number for p in run.pages] == [1]
-    assert "page 2 · no new records (the scroll is not advancing)" in run.lines[-1]
+    assert isinstance(run.error, LensError) and run.error.page == 2
+    assert str(run.error) == ("page 2 repeats records already received: the scroll stopped advancing after 10 distinct "
+                              "records (Lens.org gave no total, so they may be incomplete); run the query again")
+    assert len(lens.searches) == 2 and [p.number for p in run.pages] == [1]  # kept for the caller
     assert run.records().num_rows == 10
     with FakeLens(25, base=MINIMAL_RECORD, faults=faults) as lens:  # Lens said 25: 10 is not all
         run = Run(lens)
     assert "announced 25 records but the scroll ended after 10 distinct ones (page 2)" in str(run.error)
     assert len(lens.searches) == 2
+
+
+def test_a_stalled_scroll_beyond_a_too_small_total_is_complete():
+    faults = {n: "repeat" for n in range(3, 200)}
+    with FakeLens(25, base=MINIMAL_RECORD, faults=faults, claimed_total=5) as lens:
+        run = Run(lens)
+    assert run.error is None and (run.result.pages, run.result.records, run.result.total) == (2, 20, 5)
+    assert len(lens.searches) == 3
+    assert run.lines == ["lens: page 1 · 10 records",
+                         "lens: note: Lens.org announced 5 records but 10 came; fetching until the scroll ends",
+                         "lens: page 2 · 20 records",
+                         "lens: stopping at page 3: it repeats records already received; 20 records came, at least "
+                         "the 5 Lens.org announced"]
+
+
+@pytest.mark.parametrize("claimed, total", [
+    (True, None), (False, None), ("24", 24), (" 24 ", 24), ({"value": 24}, 24), ({"value": 24, "relation": "eq"}, 24),
+    ({"value": "24"}, 24), ({"value": 10, "relation": "gte"}, None), ("lots", None), (24.5, None), ([24], None),
+    (-1, None),
+])
+def test_total_is_read_strictly(claimed, total):
+    with FakeLens(24, base=MINIMAL_RECORD, claimed_total=claimed) as lens:
+        run = Run(lens)
+    assert run.error is None and (run.result.pages, run.result.records, run.result.total) == (3, 24, total)
+    assert len(lens.searches) == (3 if total else 4)  # no usable total: on to the 204
+    notes = [line for line in run.lines if line.startswith("lens: note")]
+    if total:
+        assert notes == [] and run.lines[-1] == "lens: page 3 · 24 of 24 records"
+    else:
+        shown = json.dumps(claimed)
+        assert notes == [f"lens: note: Lens.org's `total` is {shown}, not a record count; fetching until the scroll "
+                         "ends"]  # once, though every page says it
+        assert run.lines[-1] == "lens: page 3 · 24 records"
+
+
+def test_a_total_smaller_than_what_came_does_not_stop_the_fetch():
+    with FakeLens(25, base=MINIMAL_RECORD, claimed_total=12) as lens:
+        run = Run(lens)
+    assert run.error is None and (run.result.pages, run.result.records) == (3, 25)
+    assert [r.status for r in lens.searches] == [200, 200, 200, 204]
+    assert run.lines == ["lens: page 1 · 10 of 12 records", "lens: page 2 · 20 records",
+                         "lens: note: Lens.org announced 12 records but 20 came; fetching until the scroll ends",
+                         "lens: page 3 · 25 records"]
 
 
 def variants(*numbers: int) -> list[dict]:
@@ -302,6 +348,33 @@ def test_repeated_records_do_not_count_toward_the_total():
     with FakeLens(records=variants(0, 1, 0, 1, 2, 3), announce_total=False) as lens:
         run = Run(lens, query(3))
     assert run.error is None and run.result.records == run.records().num_rows == 4
+
+
+def unnamed(*numbers: int, drop: tuple[str, ...] = ("lens_id",)) -> list[dict]:
+    return [{k: v for k, v in r.items() if k not in drop} for r in variants(*numbers)]
+
+
+def test_records_without_lens_id_are_told_apart_by_publication_number():
+    with FakeLens(records=unnamed(*range(24))) as lens:
+        run = Run(lens)
+    assert run.error is None and (run.result.pages, run.result.records) == (3, 24)
+    assert run.records().num_rows == 24
+    with FakeLens(records=unnamed(*range(24)), faults={3: "expired_scroll"}) as lens:  # a restart repeats 20
+        run = Run(lens)
+    assert run.error is None and (run.result.pages, run.result.records, run.result.restarts) == (5, 24, 1)
+    records = run.records()
+    assert records.num_rows == 24 and records["source_id"].null_count == 24
+    assert records["publication_number"].to_pylist() == [r["jurisdiction"] + r["doc_number"] + r["kind"]
+                                                         for r in unnamed(*range(24))]
+
+
+@pytest.mark.parametrize("lacking, words", [(10, "10 records have"), (1, "1 record has")])
+def test_records_with_neither_lens_id_nor_publication_number_are_an_error(lacking, words):
+    page = unnamed(*range(lacking), drop=("lens_id", "jurisdiction", "doc_number")) + variants(*range(50, 60 - lacking))
+    with FakeLens(records=page + variants(*range(10, 24))) as lens:
+        run = Run(lens)
+    assert isinstance(run.error, LensError) and run.error.page == 1 and run.pages == []
+    assert str(run.error) == f"page 1: {words} no lens_id (nor jurisdiction/doc_number): cannot tell them apart"
 
 
 def test_max_records_counts_distinct_records_like_lens_records():
@@ -385,7 +458,23 @@ def test_documented_example_record_normalises_exactly():
     assert (row["source"], row["source_id"]) == ("lens", "031-156-664-516-153")
     german = lens_records([body], title_language="de").to_pylist()[0]
     assert german["title"].startswith("Verfahren") and german["title_language"] == "de"
-    assert lens_records([body], title_language="xx").to_pylist()[0]["title_language"] == "de"  # else the first
+    for other in ("xx", "zz", ""):  # absent: the record's own language (en), not the first title (de)
+        row = lens_records([body], title_language=other).to_pylist()[0]
+        assert row["title"].startswith("Method for the identification") and row["title_language"] == "en"
+
+
+@pytest.mark.parametrize("lang, language, title, title_language", [
+    ("De", "zz", "Verfahren", "de"), ("FR", "de", "Verfahren", "de"), ("fr", "Fr", "Titre", "fr"),
+    (None, "zz", "Method", "en"), ("ja", "zz", "Method", "en"), ("ja", "EN", "Method", "en"),
+])
+def test_title_falls_back_to_the_records_language_then_english(lang, language, title, title_language):
+    record = dict(MINIMAL_RECORD, lang=lang, biblio=dict(MINIMAL_RECORD["biblio"], invention_title=[
+        {"text": "Titre", "lang": "FR"}, {"text": "Verfahren", "lang": "de"}, {"text": "Method", "lang": "EN"}]))
+    row = lens_records([page_of(record)], title_language=language).to_pylist()[0]
+    assert (row["title"], row["title_language"]) == (title, title_language)
+    no_english = dict(record, biblio=dict(record["biblio"], invention_title=record["biblio"]["invention_title"][:2]))
+    row = lens_records([page_of(dict(no_english, lang="ja"))], title_language="zz").to_pylist()[0]
+    assert (row["title"], row["title_language"]) == ("Titre", "fr")  # else the first
 
 
 def test_fetched_variants_normalise_with_checkable_counts():
@@ -450,6 +539,10 @@ def test_numbers_as_text_and_text_as_numbers_are_accepted():
     (("biblio", "cited_by", "patent_count"), 2.5, "`biblio.cited_by.patent_count` is 2.5, expected a whole number"),
     (("biblio", "parties", "applicants"), {"name": "X"}, "`biblio.parties.applicants` is {\"name\": \"X\"}, expected a list"),
     (("lang",), True, "`lang` is true, expected text"),
+    (("families", "simple_family", "family_id"), 2 ** 64,
+     "`families.simple_family.family_id` is 18446744073709551616, expected a whole number of at most 64 bits"),
+    (("families", "simple_family", "family_id"), "-9223372036854775809",
+     '`families.simple_family.family_id` is "-9223372036854775809", expected a whole number of at most 64 bits'),
 ])
 def test_an_unusable_value_names_page_record_and_field(where, value, words):
     record = copy.deepcopy(MINIMAL_RECORD)
@@ -507,7 +600,7 @@ def test_lens_records_of_nothing_and_of_a_corrupt_page():
 
 
 def test_read_lens_query_defaults_and_include(tmp_path):
-    q = read_lens_query(write_query(tmp_path, "solar", query="title:solar", include=["abstract", "lens_id"]))
+    q = read_lens_query(write_query(tmp_path, "solar", query="title:solar", include=[" abstract", "lens_id ", "abstract"]))
     assert (q.name, q.query, q.max_records, q.page_size) == ("solar", "title:solar", None, 1000)
     assert q.include == DEFAULT_INCLUDE + ["abstract"]  # the fields the records table needs stay
     q = read_lens_query(write_query(tmp_path, "capped", max_records=500, page_size=100))
@@ -523,6 +616,9 @@ def test_read_lens_query_defaults_and_include(tmp_path):
     ({"name": "q", "query": "x", "max_records": True}, "`max_records`"),
     ({"name": "q", "query": "x", "page_size": 5000}, "`page_size`: expected a whole number from 1 to 1000"),
     ({"name": "q", "query": "x", "include": "abstract"}, "`include`: expected a list"),
+    ({"name": "q", "query": "x", "include": ["abstract", 3]}, "`include`: expected a list"),
+    ({"name": "q", "query": "x", "include": ["abstract", "  "]},
+     '`include`: entry 2 is empty; remove it or give a field path such as "abstract"'),
     ({"name": "q", "query": "x", "max_record": 10}, "unknown field `max_record`"),
     ([1, 2], "must be a JSON object"),
 ])
@@ -553,3 +649,31 @@ def test_read_lens_query_bad_json_gives_line_and_column(tmp_path):
 def test_bad_base_url_is_refused_up_front():
     with pytest.raises(LensError, match="LENS_API_URL"):
         LensClient(TOKEN, "api.lens.org")
+
+
+def test_include_is_sent_stripped():
+    q = LensQuery("q", "title:x", [" lens_id", "jurisdiction ", "lens_id", "", *DEFAULT_INCLUDE[2:], " abstract "], None,
+                  10)
+    with FakeLens(15, base=MINIMAL_RECORD) as lens:
+        run = Run(lens, q)
+    assert run.error is None
+    assert all(r.body["include"] == DEFAULT_INCLUDE + ["abstract"] for r in lens.searches)
+
+
+ROUTINE = re.compile(r"lens: page \d+ · [\d,]+( of [\d,]+)? records")
+KEYED = ("lens: waiting ", "lens: retrying ", "lens: restarting ", "lens: stopping ", "lens: note: ")
+
+
+def test_progress_lines_other_than_the_routine_page_line_can_be_told_apart():
+    faults = {1: ("status", 429, {RETRY_HEADER: "2"}), 2: 503, 4: "expired_scroll", **{n: "repeat" for n in range(8, 99)}}
+    with FakeLens(40, base=MINIMAL_RECORD, faults=faults, claimed_total="many") as lens:
+        run = Run(lens)
+    assert "repeats records already received" in str(run.error)  # no usable total: a stall is an error
+    routine = [line for line in run.lines if line.startswith("lens: page")]
+    others = [line for line in run.lines if not line.startswith("lens: page")]
+    assert routine and all(ROUTINE.fullmatch(line) for line in routine)
+    assert [next(k for k in KEYED if line.startswith(k)) for line in others] == [
+        "lens: waiting ", "lens: retrying ", "lens: note: ", "lens: restarting "]
+    with FakeLens(25, base=MINIMAL_RECORD, faults={n: "repeat" for n in range(3, 99)}, claimed_total=5) as lens:
+        run = Run(lens)
+    assert run.error is None and run.lines[-1].startswith("lens: stopping at page 3: ")
