@@ -5,7 +5,8 @@ Sent: the rendered PNG as an image input (a `data:image/png;base64` URL), the ch
 `chart_data`, its title and axes, and the analyst's context. Returned: the text, the model
 that wrote it, token usage, latency and the events of every attempt (MODEL_ATTEMPT,
 MODEL_FAILED, FALLBACK, MODEL_SUCCESS). The API key comes from the environment only, is kept
-out of every repr and is removed from any server message we quote.
+out of every repr and is removed from any server message we quote and from the model's text.
+A cancel abandons a call in flight.
 """
 
 from __future__ import annotations
@@ -18,17 +19,17 @@ import json
 import os
 import random
 import re
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import openai
+from openai.types.chat import ChatCompletion
 
-from intelli_assets.artifacts import write_atomic
 from intelli_assets.charts import CHARTS
-from intelli_assets.errors import IntelliError
+from intelli_assets.description_files import ChartRender, Description, DescriptionError, cap_text
 
 BASE_URL_ENV, API_KEY_ENV = "OPENAI_BASE_URL", "OPENAI_API_KEY"
 DEFAULT_MODEL, DEFAULT_FALLBACK_MODELS = "gpt-4.1-mini", ("gpt-4.1",)
@@ -40,20 +41,14 @@ SYSTEM_PROMPT = ("You are a data visualization expert who explains patent-landsc
 IMAGE_REJECTED = re.compile(r"image|vision|multi-?modal", re.IGNORECASE)
 UNKNOWN_MODEL = re.compile(r"model.*(not found|does not exist|unknown|not available)|model_not_found", re.IGNORECASE)
 RETRYABLE = {"rate_limited", "server", "timeout", "connection"}
+CANCEL_POLL_SECONDS = 0.3
+MIN_SECRET_CHARS = 8  # a shorter "key" is a local server's placeholder: redacting it would mangle text
 
 EventSink = Callable[[str, dict], None]
 
 
-class DescriptionError(IntelliError):
-    """Describing failed; the message names the cause and never holds the API key."""
-
-
 class EndpointNotConfigured(DescriptionError):
     """OPENAI_BASE_URL or OPENAI_API_KEY is not set: nothing was sent."""
-
-
-class RenderUnavailable(DescriptionError):
-    """The chart was never rendered, or its PNG changed or vanished since."""
 
 
 class EndpointAuthError(DescriptionError):
@@ -61,7 +56,7 @@ class EndpointAuthError(DescriptionError):
 
 
 class DescriptionCancelled(DescriptionError):
-    """The run was cancelled between two attempts."""
+    """The run was cancelled: a call in flight is abandoned and nothing is stored."""
 
 
 @dataclass(frozen=True)
@@ -85,7 +80,25 @@ class Endpoint:
         return f"{parts.scheme}://{self.host}{parts.path}"
 
     def redact(self, text: str) -> str:
-        return text.replace(self.api_key, "[API key]") if self.api_key else text
+        """`text` without the key, as is or escaped (as repr, JSON or bytes show it)."""
+        key = self.api_key
+        if len(key) < MIN_SECRET_CHARS:
+            return text
+        forms = {key, repr(key)[1:-1], json.dumps(key)[1:-1], repr(key.encode("utf-8"))[2:-1]}
+        for form in sorted(forms, key=len, reverse=True):
+            text = text.replace(form, "[API key]")
+        return text
+
+
+def _unsendable(key: str) -> str | None:
+    """Why the key cannot go in an HTTP header (httpx would fail quoting it), or None."""
+    for position, char in enumerate(key, 1):
+        if not "!" <= char <= "~":
+            what = ("a line break" if char in "\r\n" else "a space or tab" if char in " \t" else
+                    "a control character" if ord(char) < 32 or ord(char) == 127 else "a non-ASCII character")
+            return f"{API_KEY_ENV} contains a character that cannot be sent (position {position}: {what}); copy " \
+                   "the key again"
+    return None
 
 
 def endpoint_from_env(base_url: str = "", **settings: float) -> Endpoint:
@@ -99,55 +112,22 @@ def endpoint_from_env(base_url: str = "", **settings: float) -> Endpoint:
     missing = [text for text, value in ((need_url, url), (need_key, key)) if not value]
     if missing:
         raise EndpointNotConfigured(f"AI descriptions are not configured: set {' and '.join(missing)}.")
-    if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).hostname:
+    shown = re.sub(r"//[^/]*@", "//", url)[:80]  # never echo a user:password
+    try:
+        parts = urlsplit(url)
+        valid = parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:  # e.g. an unclosed [IPv6 bracket
+        parts, valid = None, False
+    if not valid:
         raise EndpointNotConfigured(f"{BASE_URL_ENV} must be an http(s) URL such as https://api.openai.com/v1, "
-                                    f"got {url[:80]!r}.")
+                                    f"got {shown!r}.")
+    if parts.username is not None or parts.password is not None:  # httpx would send them as Basic auth
+        raise EndpointNotConfigured(f"{BASE_URL_ENV} holds a user name or password ({shown}): put the key in "
+                                    f"{API_KEY_ENV}, not in the URL.")
+    reason = _unsendable(key)
+    if reason:
+        raise EndpointNotConfigured(reason + " (nothing was sent).")
     return Endpoint(url, key, **settings)
-
-
-# --- the render being described ---------------------------------------------------------------
-
-@dataclass(frozen=True)
-class ChartRender:
-    """One materialization of charts/<chart>: the render a description explains."""
-
-    partition: str
-    chart: str
-    params_hash: str
-    folder: Path
-    run_id: str
-    rendered_at: float
-    chart_data: dict
-    files: dict[str, dict]  # format -> {"path", "sha256", "bytes"}, as the chart recorded them
-    settings: dict
-
-    def identity(self) -> dict:
-        png = self.files.get("png", {})
-        return {"partition": self.partition, "chart": self.chart, "params_hash": self.params_hash,
-                "folder": str(self.folder), "chart_run_id": self.run_id,
-                "rendered_at": dt.datetime.fromtimestamp(self.rendered_at, dt.UTC).isoformat(),
-                "png_path": png.get("path"), "png_sha256": png.get("sha256")}
-
-    def read_png(self, optional: bool = False) -> bytes | None:
-        """The PNG as rendered, checked against the sha256 its materialization recorded.
-        None when the render has no PNG and `optional` (a text-only description)."""
-        where = f"charts/{self.chart} (partition {self.partition}, render {self.params_hash}, run {self.run_id})"
-        info = self.files.get("png")
-        if info is None:
-            if optional:
-                return None
-            raise RenderUnavailable(f"{where} has no PNG (formats {self.settings.get('formats')}): re-render it "
-                                    "with png among the formats, or set text_only_fallback: true")
-        path = Path(info["path"])
-        if not info.get("sha256"):
-            raise RenderUnavailable(f"{where} recorded no sha256 for its PNG (an older render); re-render the chart")
-        if not path.is_file():
-            raise RenderUnavailable(f"{path} of {where} is missing; re-render the chart")
-        data = path.read_bytes()
-        if hashlib.sha256(data).hexdigest() != info.get("sha256"):
-            raise RenderUnavailable(f"{path} of {where} has changed since it was rendered (its sha256 differs "
-                                    "from the recorded one); re-render the chart")
-        return data
 
 
 @dataclass(frozen=True)
@@ -223,21 +203,6 @@ def prompt_snapshot(request: DescriptionRequest, png: bytes | None, mode: str) -
 
 # --- calling the endpoint -------------------------------------------------------------------------
 
-@dataclass
-class Description:
-    text: str
-    model: str  # the model asked for (the one that answered)
-    model_reported: str  # the model name in the endpoint's answer
-    mode: str  # image | text_only
-    usage: dict
-    latency_ms: float  # of the call that answered
-    total_ms: float  # every attempt and wait included
-    attempts: int
-    finish_reason: str | None
-    events: list[dict]
-    snapshot: dict
-
-
 class _Failure(Exception):
     """One failed call: its `kind` decides between retry, fallback and stop; `message` is for users."""
 
@@ -296,6 +261,20 @@ def classify(exc: Exception, model: str, endpoint: Endpoint, mode: str) -> _Fail
     return _Failure("rejected", f"{host} rejected the request for model {model!r} ({code}: {said})")
 
 
+def not_completion(raw: object, endpoint: Endpoint) -> _Failure:
+    """A 200 whose body is no chat completion: a login page, a stream, a proxy's error..."""
+    content_type = raw.headers.get("content-type", "no content type").split(";")[0].strip()  # type: ignore[attr-defined]
+    return _Failure("not_completion", f"{endpoint.host} answered {raw.status_code} with {content_type}, not a chat "  # type: ignore[attr-defined]
+                                      f"completion; check {BASE_URL_ENV} ({endpoint.safe_url})")
+
+
+def duration(seconds: float) -> str:
+    for unit, size in (("days", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= 2 * size:
+            return f"{seconds / size:.0f} {unit}"
+    return f"{seconds:.0f} s"
+
+
 def backoff_wait(endpoint: Endpoint, attempt: int, failure: _Failure) -> float:
     """Seconds before the next attempt: what the server asked for, else exponential with jitter."""
     if failure.retry_after is not None:
@@ -319,39 +298,91 @@ class _Session:
         self.events.append({"event": name, "at": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"), **fields})
         self.on_event(name, fields)
 
+    def check_cancelled(self) -> None:
+        if self.cancelled():
+            raise DescriptionCancelled("the run was cancelled before the model answered")
+
+    def pause(self, seconds: float) -> None:
+        """Sleep between attempts, still heeding a cancel."""
+        until = time.monotonic() + seconds
+        while (left := until - time.monotonic()) > 0:
+            self.check_cancelled()
+            time.sleep(min(left, CANCEL_POLL_SECONDS))
+
+    def call(self, client: openai.OpenAI, model: str, mode: str) -> object:
+        """The raw answer, the call run in a thread so that a cancel stops waiting within
+        CANCEL_POLL_SECONDS (the client is closed; the abandoned call's result is dropped)."""
+        messages = chat_messages(self.request, self.png if mode == "image" else None)
+        outcome: dict[str, object] = {}
+
+        def work() -> None:
+            try:
+                outcome["raw"] = client.chat.completions.with_raw_response.create(model=model, messages=messages)
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+                outcome["error"] = exc
+
+        worker = threading.Thread(target=work, name="model-call", daemon=True)  # daemon: never holds the exit
+        worker.start()
+        while worker.is_alive():
+            worker.join(CANCEL_POLL_SECONDS)
+            if worker.is_alive() and self.cancelled():
+                try:
+                    client.close()
+                except Exception:  # noqa: BLE001 - closing is only a courtesy to the server
+                    pass
+                raise DescriptionCancelled("the run was cancelled while the model was answering; nothing was stored")
+        if "error" in outcome:
+            raise outcome["error"]  # type: ignore[misc]
+        return outcome["raw"]
+
+    def answer(self, raw: object, model: str, mode: str, attempt: int, latency: float) -> Description | _Failure:
+        endpoint = self.endpoint
+        try:
+            response = raw.parse()  # type: ignore[attr-defined]
+            choice = response.choices[0] if response.choices else None
+            text = (choice.message.content or "").strip() if choice else ""
+        except (AttributeError, TypeError, ValueError, IndexError):  # a str, invalid JSON, or no choices at all
+            return not_completion(raw, endpoint)
+        if not isinstance(response, ChatCompletion) or "choices" not in response.model_fields_set:
+            return not_completion(raw, endpoint)
+        if not text:
+            return _Failure("empty", f"model {model!r} at {endpoint.host} returned no text")
+        text, original = endpoint.redact(text), len(text)  # a model may echo what it was sent
+        text, truncated = cap_text(text, self.request.max_words)
+        usage = response.usage.model_dump(exclude_none=True) if response.usage else {}
+        extra = {"truncated": True, "original_chars": original} if truncated else {}
+        self.emit("MODEL_SUCCESS", model=model, attempt=attempt, mode=mode, latency_ms=latency, usage=usage, **extra)
+        return Description(text, model, response.model or model, mode, usage, latency,
+                           round((time.perf_counter() - self.started) * 1000, 1), self.calls, choice.finish_reason,
+                           self.events, prompt_snapshot(self.request, self.png, mode), truncated, original)
+
     def ask(self, client: openai.OpenAI, model: str) -> Description:
-        """One model, retried on transient failures; raises its last _Failure, or EndpointAuthError."""
+        """One model, retried on transient failures; raises its last _Failure, EndpointAuthError
+        or DescriptionCancelled."""
         endpoint = self.endpoint
         mode, attempt = ("image" if self.png is not None else "text_only"), 0
         while True:
-            if self.cancelled():
-                raise DescriptionCancelled("the run was cancelled before the model answered")
+            self.check_cancelled()
             attempt += 1
             self.calls += 1
             self.emit("MODEL_ATTEMPT", model=model, attempt=attempt, max_attempts=endpoint.max_attempts, mode=mode)
             call_started = time.perf_counter()
             try:
-                response = client.chat.completions.create(
-                    model=model, messages=chat_messages(self.request, self.png if mode == "image" else None))
+                raw = self.call(client, model, mode)
             except openai.OpenAIError as exc:
                 failure = classify(exc, model, endpoint, mode)
             else:
-                latency = round((time.perf_counter() - call_started) * 1000, 1)
-                choice = response.choices[0] if response.choices else None
-                text = (choice.message.content or "").strip() if choice else ""
-                if text:
-                    usage = response.usage.model_dump(exclude_none=True) if response.usage else {}
-                    self.emit("MODEL_SUCCESS", model=model, attempt=attempt, mode=mode, latency_ms=latency, usage=usage)
-                    return Description(text, model, response.model or model, mode, usage, latency,
-                                       round((time.perf_counter() - self.started) * 1000, 1), self.calls,
-                                       choice.finish_reason, self.events,
-                                       prompt_snapshot(self.request, self.png, mode))
-                failure = _Failure("empty", f"model {model!r} at {endpoint.host} returned no text")
+                result = self.answer(raw, model, mode, attempt, round((time.perf_counter() - call_started) * 1000, 1))
+                if isinstance(result, Description):
+                    self.check_cancelled()  # cancelled as the answer came: still store nothing
+                    return result
+                failure = result
             retry = failure.kind in RETRYABLE and attempt < endpoint.max_attempts
             wait = backoff_wait(endpoint, attempt, failure) if retry else 0.0
             if retry and wait > endpoint.max_wait:  # e.g. a used-up quota: another model may have one
                 retry = False
-                failure.message += f"; it asks to wait {wait:g} s, more than max_wait_seconds ({endpoint.max_wait:g})"
+                failure.message += f"; it asks to wait {duration(wait)}, more than max_wait_seconds " \
+                                   f"({endpoint.max_wait:g} s)"
             text_only = failure.kind == "image_rejected" and self.request.text_only_fallback
             self.emit("MODEL_FAILED", model=model, attempt=attempt, mode=mode, error=failure.message, kind=failure.kind,
                       **({"retry_in_s": round(wait, 2)} if retry else {}), **({"next": "text_only"} if text_only else {}))
@@ -360,7 +391,7 @@ class _Session:
             if text_only:
                 mode, attempt = "text_only", 0
             elif retry:
-                time.sleep(wait)
+                self.pause(wait)
             else:
                 raise failure
 
@@ -388,28 +419,3 @@ def describe(endpoint: Endpoint, request: DescriptionRequest, png: bytes | None,
     if len(failures) == 1:
         raise DescriptionError(failures[0])
     raise DescriptionError(f"none of the {len(failures)} models could describe the chart: " + "; ".join(failures))
-
-
-# --- storing --------------------------------------------------------------------------------------
-
-def description_markdown(description: Description, request: DescriptionRequest, endpoint: Endpoint,
-                         run_id: str, created_at: dt.datetime) -> str:
-    """The description as Markdown, with a front matter saying which render it explains, who
-    wrote it and for what request (values as JSON, which YAML reads too)."""
-    render = request.render.identity()
-    head = {"chart": render["chart"], "partition": render["partition"], "render": render["params_hash"],
-            "chart_run_id": render["chart_run_id"], "png_sha256": render["png_sha256"],
-            "model": description.model, "provider_host": endpoint.host, "mode": description.mode,
-            "language": request.language, "user_context": request.user_context,
-            "description_run_id": run_id, "created_at": created_at.isoformat(timespec="seconds")}
-    front = "\n".join(f"{k}: {json.dumps(v, ensure_ascii=False)}" for k, v in head.items())
-    return f"---\n{front}\n---\n\n{description.text}\n"
-
-
-def store_description(folder: Path, markdown: str, run_id: str, created_at: dt.datetime) -> tuple[Path, Path]:
-    """Write `descriptions/<UTC time>-<run>.md` (kept for good) and `description.md` (the newest)
-    in the render's folder: describing a render again never loses an earlier description.
-    Returns (description.md, the dated copy)."""
-    stamp = created_at.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-    dated = write_atomic(folder / "descriptions" / f"{stamp}-{run_id[:8]}.md", markdown)
-    return write_atomic(folder / "description.md", markdown), dated

@@ -8,8 +8,10 @@ request, with a fault script keyed by request number. The real `openai` client t
 Faults, by chat request number (1-based, every POST to /v1/chat/completions counts):
   500 (any int)                          that status, with an OpenAI-style JSON error body
   "rate_limit"                           429 with `Retry-After: 1`
-  ("status", code[, headers[, body]])    that status, headers and body (JSON value or str)
+  ("status", code[, headers[, body]])    that status, headers and body (JSON value or str); a
+                                         Content-Type among the headers replaces the JSON one
   "hang"                                 read the request, answer nothing for `hang_seconds`
+  ("slow", seconds)                      the usual answer, after that many seconds
 Besides the script, by model (the request's `model`):
   `unknown_models`      404 model_not_found, as OpenAI answers an unknown model
   `text_only_models`    400 "image input not supported" for a request holding an image
@@ -103,6 +105,9 @@ class FakeOpenAI:
         fault = self.faults.get(received.number)
         if fault == "hang":
             return None
+        if isinstance(fault, tuple) and fault[0] == "slow":
+            self.closing.wait(fault[1])
+            fault = None
         if fault == "rate_limit":
             return 429, {"Retry-After": "1"}, error_body("Rate limit reached, retry after 1s", "requests",
                                                          "rate_limit_exceeded")
@@ -143,7 +148,8 @@ class FakeOpenAI:
                 raw = body if isinstance(body, bytes) else (
                     body.encode() if isinstance(body, str) else json.dumps(body).encode())
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json")
+                if not any(name.lower() == "content-type" for name in headers):
+                    self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(raw)))
                 for name, value in headers.items():
                     self.send_header(name, value)

@@ -6,9 +6,11 @@ and a materialization launched through a real `dagster dev` as the UI's Material
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -22,6 +24,7 @@ from intelli_assets.cli import main
 from intelli_assets.defs.runs.status import step_failures
 from intelli_assets.descriptions import (
     ChartRender,
+    DescriptionCancelled,
     DescriptionError,
     DescriptionRequest,
     EndpointAuthError,
@@ -29,7 +32,7 @@ from intelli_assets.descriptions import (
     describe,
     endpoint_from_env,
 )
-from intelli_assets_tests.fake_openai import COMPLETION_TOKENS, PROMPT_TOKENS, FakeOpenAI
+from intelli_assets_tests.fake_openai import COMPLETION_TOKENS, PROMPT_TOKENS, FakeOpenAI, error_body
 from intelli_assets_tests.servers import dagster_dev, free_port, graphql, prepare_home
 from intelli_assets_tests.test_webserver import LAUNCH, RUN_STATUS
 from intelli_assets_tests.waiting import wait_for
@@ -54,12 +57,13 @@ def render(tmp_path) -> ChartRender:
 
 
 def call(ai: FakeOpenAI, render: ChartRender, models: tuple[str, ...] = ("vision",), events: list | None = None,
-         text_only: bool = False, **settings: float):
+         text_only: bool = False, cancelled=lambda: False, **settings: float):
     """Describe `render` at the fake endpoint with the key in $OPENAI_API_KEY; events collected."""
     endpoint = endpoint_from_env(ai.url, **{"timeout": 5.0, "backoff": 0.05, **settings})
     request = DescriptionRequest(render, "focus on Ecuador", "es", models, 120, text_only)
     sink = [] if events is None else events
-    return describe(endpoint, request, render.read_png(optional=True), lambda name, fields: sink.append((name, fields)))
+    return describe(endpoint, request, render.read_png(optional=True), lambda name, fields: sink.append((name, fields)),
+                    cancelled)
 
 
 @pytest.fixture
@@ -192,6 +196,73 @@ def test_a_changed_or_missing_png_is_refused(render):
         render.read_png()
 
 
+def test_a_cancel_abandons_the_call_in_flight(ai, render):
+    ai.faults = {1: ("slow", 20)}
+    started = time.monotonic()
+    with pytest.raises(DescriptionCancelled, match="while the model was answering; nothing was stored"):
+        call(ai, render, timeout=60, cancelled=lambda: time.monotonic() - started > 1)
+    assert time.monotonic() - started < 3 and len(ai.requests) == 1
+
+
+def test_a_200_that_is_no_chat_completion_fails_that_model_clearly(ai, render):
+    sse = 'data: {"object": "chat.completion.chunk", "choices": []}\n\ndata: [DONE]\n\n'
+    ai.faults = {1: ("status", 200, {"Content-Type": "text/html"}, "<html>Login</html>"),
+                 2: ("status", 200, {}, "not json {"), 3: ("status", 200, {"Content-Type": "text/event-stream"}, sse),
+                 4: ("status", 200, {}, {"error": "proxy says no"})}
+    events: list = []
+    assert call(ai, render, models=("a", "b", "c", "d", "good"), events=events).model == "good"
+    errors = [f["error"] for name, f in events if name == "MODEL_FAILED"]
+    assert [e.split(" answered ")[1].split(",")[0] for e in errors] == [
+        "200 with text/html", "200 with application/json", "200 with text/event-stream", "200 with application/json"]
+    assert all(e.endswith(f"not a chat completion; check OPENAI_BASE_URL ({ai.url})") for e in errors)
+
+
+def test_unsendable_keys_and_urls_with_credentials_are_refused_before_sending(monkeypatch, render):
+    for key, position, what in (("sk-abcd\nefgh", 8, "a line break"), ("sk-ñandú-123456", 4, "a non-ASCII character"),
+                                ("sk-abc def", 7, "a space or tab")):
+        monkeypatch.setenv("OPENAI_API_KEY", key)
+        with pytest.raises(EndpointNotConfigured, match=rf"^OPENAI_API_KEY contains a character that cannot be sent "
+                                                        rf"\(position {position}: {what}\)"):
+            endpoint_from_env("http://127.0.0.1:1/v1")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-good-key-123")
+    for url in ("http://user:pw-SECRET-77@127.0.0.1:1/v1", "http://:pw-SECRET-77@127.0.0.1/v1"):
+        with pytest.raises(EndpointNotConfigured, match="put the key in OPENAI_API_KEY, not in the URL") as caught:
+            endpoint_from_env(url)
+        assert "pw-SECRET-77" not in str(caught.value)
+    with pytest.raises(EndpointNotConfigured, match="must be an http") as caught:
+        endpoint_from_env("ftp://u:pw-SECRET-77@host/v1")
+    assert "pw-SECRET-77" not in str(caught.value)
+    endpoint = endpoint_from_env("http://127.0.0.1:1/v1")
+    escaped = "Illegal header value b'Bearer sk-good-key-123' and \"sk-good-key-123\""
+    assert "sk-good" not in endpoint.redact(escaped)
+
+
+def test_the_key_is_removed_from_the_answer_and_a_runaway_answer_is_capped(ai, render):
+    from intelli_assets.description_files import description_markdown
+
+    ai.reply = lambda request: f"Your key is {request.headers['authorization']}. China lidera."
+    assert call(ai, render).text == "Your key is Bearer [API key]. China lidera."
+    ai.reply = lambda request: "China lidera con 96 publicaciones. " * 100_000
+    events: list = []
+    result = call(ai, render, events=events)
+    assert result.truncated and result.original_chars == len(ai.reply(None).strip())
+    assert 3000 < len(result.text) <= 4800 + 4 and result.text.endswith("publicaciones. […]")  # 4 × 120 words
+    assert events[-1][1]["truncated"] is True and events[-1][1]["original_chars"] == result.original_chars
+    request = DescriptionRequest(render, models=("vision",))
+    endpoint = endpoint_from_env(ai.url)
+    markdown = description_markdown(result, request, endpoint, "run-2", dt.datetime.now(dt.UTC))
+    assert f"truncated: true\noriginal_chars: {result.original_chars}" in markdown
+
+
+def test_a_far_future_retry_after_is_said_in_days_and_falls_back(ai, render):
+    body = error_body("rate limited", "requests")
+    ai.faults = {1: ("status", 429, {"Retry-After": "Wed, 21 Oct 2099 07:28:00 GMT"}, body)}
+    events: list = []
+    assert call(ai, render, models=("a", "b"), events=events).model == "b"
+    error = events[1][1]["error"]
+    assert "e+" not in error and error.endswith(" days, more than max_wait_seconds (60 s)") and "wait 2" in error
+
+
 # --- intelli describe on a real render, then the UI path -----------------------------------------
 
 @pytest.fixture(scope="module")
@@ -319,6 +390,9 @@ def test_intelli_describe_exit_codes_and_messages(home, cli, monkeypatch):
     with dg.DagsterInstance.from_config(str(home[0])) as instance:
         logged = repr(instance.all_logs(report["run_id"]))
     assert "MODEL_FAILED" in logged and secret not in logged
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-live-\nCLI-SECRET")
+    code, _, err = cli("describe", partition, "--chart", CHART)
+    assert code == 2 and "position 9: a line break" in err and "CLI-SECRET" not in err
 
 
 def test_the_asset_itself_fails_fast_with_one_sentence(home, monkeypatch):
@@ -378,3 +452,37 @@ def test_a_description_materialized_from_the_ui(home, monkeypatch):
     assert metadata["text"] == (folder / "description.md").read_text().split("---\n\n", 1)[1].strip()
     assert metadata["model"] == "vision" and metadata["usage"]["prompt_tokens"] == PROMPT_TOKENS
     assert f'description_run_id: "{run_id}"' in (folder / "description.md").read_text()
+
+
+def test_ctrl_c_while_the_model_answers_cancels_and_stores_nothing(home, monkeypatch):
+    from intelli_assets.defs.descriptions.assets import latest_render
+
+    monkeypatch.setenv("DAGSTER_HOME", str(home[0]))  # dagster.yaml reads it
+    with dg.DagsterInstance.from_config(str(home[0])) as instance:
+        folder = latest_render(instance, home[1], CHART).folder
+    before = sorted((folder / "descriptions").iterdir()), (folder / "description.md").read_bytes()
+    with FakeOpenAI(faults={1: ("slow", 20)}) as fake:
+        env = {**os.environ, "DAGSTER_HOME": str(home[0]), "OPENAI_BASE_URL": fake.url, "OPENAI_API_KEY": fake.api_key}
+        process = subprocess.Popen([str(Path(sys.executable).parent / "intelli"), "describe", home[1], "--chart", CHART,
+                                    "--model", "vision", "--json"], env=env, stdout=subprocess.PIPE, text=True)
+        wait_for(lambda: fake.requests, timeout=60, message="the model was never asked")
+        time.sleep(0.5)
+        process.send_signal(signal.SIGINT)
+        sent = time.monotonic()
+        out, _ = process.communicate(timeout=30)
+    assert process.returncode == 130 and time.monotonic() - sent < 8
+    report = json.loads(out)
+    assert report["status"] == "cancelled" and report["text"] == ""
+    assert (sorted((folder / "descriptions").iterdir()), (folder / "description.md").read_bytes()) == before
+    with dg.DagsterInstance.from_config(str(home[0])) as instance:
+        assert instance.get_run_by_id(report["run_id"]).status == dg.DagsterRunStatus.CANCELED
+
+
+def test_a_chart_whose_last_render_failed_says_why(home, cli, sample_workbook):
+    failed = subprocess.run([str(Path(sys.executable).parent / "intelli"), "run", str(sample_workbook), "--charts",
+                             "cpc_treemap", "--json"], capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "DAGSTER_HOME": str(home[0]), "BROWSER_PATH": "/bin/false"})
+    assert json.loads(failed.stdout)["charts"]["cpc_treemap"]["status"] == "failed"
+    code, _, err = cli("describe", home[1], "--chart", "cpc_treemap")
+    assert code == 2 and "charts/cpc_treemap's last render failed (run " in err and "rendering failed: " in err
+    assert "never been rendered" not in err

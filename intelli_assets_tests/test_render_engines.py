@@ -3,12 +3,15 @@ fallback from the fast renderer to kaleido when it cannot start or crashes twice
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import xml.etree.ElementTree as ET
 from collections import Counter
 from pathlib import Path
@@ -25,7 +28,6 @@ from intelli_assets.rendering import (
     KaleidoRenderer,
     engine_from_overrides,
 )
-from intelli_assets.rendering.browser import find_chromium
 from intelli_assets.sources import read_source
 from intelli_assets.style import Style
 from intelli_assets_tests.conftest import real_workbook
@@ -167,24 +169,86 @@ def process_alive(pid: int) -> bool:
         return False
 
 
-def test_a_kaleido_start_that_hangs_is_cut_short_and_retried_with_a_new_browser(tmp_path):
-    """kaleido's start can wait forever for a page-load event it missed; here a 'browser'
-    that never answers stands for that, once, then the real Chromium starts."""
-    pids, hung = tmp_path / "pids", tmp_path / "hung-once"
-    fake = tmp_path / "hangs-once"
-    fake.write_text(f"#!/bin/sh\necho $$ >> '{pids}'\nif [ -e '{hung}' ]; then exec '{find_chromium()}' \"$@\"; fi\n"
-                    f"touch '{hung}'\nexec sleep 600\n")
-    fake.chmod(0o755)
-    renderer = KaleidoRenderer(str(fake), start_timeout=5)
+def test_a_kaleido_start_that_hangs_is_cut_short_and_retried_with_a_new_browser(monkeypatch):
+    """kaleido's start can wait forever for a page-load event it missed: here its first page
+    load never ends (the browser itself answers), then a new browser starts."""
+    import kaleido
+
+    conform, browsers = kaleido.Kaleido._conform_tabs, []
+
+    async def misses_the_load_once(self, tabs=None):
+        if self.subprocess.pid not in browsers:
+            browsers.append(self.subprocess.pid)
+        if self.subprocess.pid == browsers[0]:
+            await asyncio.sleep(600)
+        await conform(self, tabs)
+
+    monkeypatch.setattr(kaleido.Kaleido, "_conform_tabs", misses_the_load_once)
+    renderer = KaleidoRenderer(start_timeout=5)
     try:
         out = Background(lambda: renderer.render(small_figure("retried"), ["svg"])).result(
             HANG_GUARD, "the hung start was not cut short")
     finally:
         renderer.close()
     assert b"retried A" in out["svg"]
-    first, second = (int(pid) for pid in pids.read_text().split())
+    first, second = browsers
     assert not process_alive(first)  # the hung one was killed
     wait_for(lambda: not process_alive(second), message="kaleido's browser outlived close()")
+
+
+def hanging_browser(tmp_path: Path) -> Path:
+    """A 'browser' that starts and never answers (a wrong BROWSER_PATH, say)."""
+    fake = tmp_path / "hangs"
+    fake.write_text("#!/bin/sh\nexec sleep 600\n")
+    fake.chmod(0o755)
+    return fake
+
+
+def test_a_browser_that_never_answers_is_named_with_both_engines_reasons_without_retries(tmp_path, caplog):
+    fake = hanging_browser(tmp_path)
+    renderer = EngineRenderer("fast", str(fake), start_timeout=3)
+    renderer.start_in_background()
+    try:
+        with pytest.raises(BrowserError) as caught:
+            Background(lambda: renderer.render(small_figure("hung"), ["png"])).result(HANG_GUARD, "no answer")
+    finally:
+        renderer.close()
+    no_answer = f"the browser at {fake} did not answer within 3 s; check BROWSER_PATH or the Chromium install"
+    assert str(caught.value) == f"both engines failed: the fast renderer failed to start: {no_answer}; " \
+                                f"kaleido: {no_answer}"
+    tries = [r.message for r in caplog.records if "kaleido's browser did not start" in r.message]
+    assert tries == [f"kaleido's browser did not start (attempt 1 of 3): {no_answer}"]  # a new one would hang too
+
+
+def test_a_missing_browser_stops_kaleido_at_once_with_the_reason(monkeypatch, tmp_path, caplog):
+    monkeypatch.setenv("BROWSER_PATH", str(tmp_path / "nonexistent"))
+    renderer = KaleidoRenderer()
+    renderer.start_in_background()
+    try:
+        for _ in range(2):  # the later images fail at once, without a new log line
+            with pytest.raises(BrowserError, match="^BROWSER_PATH=.*nonexistent' is not an executable file$"):
+                renderer.render(small_figure("none"), ["png"])
+    finally:
+        renderer.close()
+    notes = [r.message for r in caplog.records if "kaleido" in r.message]
+    assert len(notes) == 1 and "is not an executable file" in notes[0], notes
+
+
+@pytest.mark.parametrize("engine", ["fast", "kaleido"])
+def test_a_render_leaves_nothing_in_tmpdir(engine, monkeypatch, request):
+    """Chromium makes an `org.chromium.Chromium.*` folder in its TMPDIR, and a killed browser
+    leaves it behind: each browser gets a TMPDIR in the renderer's own temporary folder."""
+    private = Path(tempfile.mkdtemp(dir="/tmp"))  # short: Chromium's socket path has a limit
+    request.addfinalizer(lambda: shutil.rmtree(private, ignore_errors=True))
+    monkeypatch.setenv("TMPDIR", str(private))
+    monkeypatch.setattr(tempfile, "tempdir", str(private))
+    seen: list[str] = []
+    with EngineRenderer(engine) as renderer:
+        out = renderer.render(small_figure("tidy"), ["png", "svg"], preview_scale=PREVIEW_SCALE)
+        seen = [str(p.relative_to(private)) for p in private.rglob("org.chromium.Chromium.*")]
+    assert out.engine == engine and b"tidy A" in out["svg"]
+    assert seen and all(p.startswith(f"intelli-{'chromium' if engine == 'fast' else 'kaleido'}-") for p in seen)
+    assert list(private.iterdir()) == []
 
 
 def test_a_kaleido_browser_that_never_starts_fails_each_image_at_once_after_three_tries(tmp_path):

@@ -299,3 +299,11 @@ def test_folders_left_by_a_killed_run_are_removed_by_the_next_browser(tmp_path):
         assert alive.exists()
     finally:
         shutil.rmtree(alive, ignore_errors=True)
+
+
+def test_chromium_gets_a_tmpdir_of_ours_unless_its_socket_path_would_be_too_long():
+    from intelli_assets.rendering.browser import chromium_env
+
+    assert chromium_env("/tmp/intelli-chromium-1-abc")["TMPDIR"] == "/tmp/intelli-chromium-1-abc"
+    too_long = "/tmp/" + "x" * 60  # Chromium would exit: its singleton socket path is over the limit
+    assert chromium_env(too_long).get("TMPDIR") == os.environ.get("TMPDIR")

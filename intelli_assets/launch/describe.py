@@ -22,6 +22,7 @@ from intelli_assets.defs.descriptions.assets import (
     MAX_WORDS_RANGE,
     DescriptionConfig,
     description_key,
+    last_render_failure,
     latest_render,
 )
 from intelli_assets.defs.runs.ownership import owner_tags
@@ -90,8 +91,10 @@ def check_describable(instance: dg.DagsterInstance, partition: str, chart: str,
                               "prints the partition of a file")
     render = latest_render(instance, partition, chart)
     if render is None:
-        raise ChartParamError(f"charts/{chart} has never been rendered for partition {partition}: run "
-                              f"`intelli run FILE --charts {chart}` first")
+        failed = last_render_failure(instance, partition, chart)
+        raise ChartParamError(f"{failed}; fix that and render it again (`intelli run FILE --charts {chart}`)"
+                              if failed else f"charts/{chart} has never been rendered for partition {partition}: "
+                              f"run `intelli run FILE --charts {chart}` first")
     render.read_png(optional=text_only_fallback)
     endpoint_from_env()
     return render

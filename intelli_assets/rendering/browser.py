@@ -88,6 +88,32 @@ class BrowserError(IntelliError):
     """Chromium is missing, died, or did not answer in time."""
 
 
+class BrowserTimeout(BrowserError):
+    """Chromium did not answer a command in time (it may hang, not just be slow)."""
+
+
+def no_answer(executable: str, seconds: float) -> BrowserError:
+    """The error for a browser that never answered when started: most likely not a working
+    Chromium at all (a wrapper that hangs, a wrong BROWSER_PATH)."""
+    return BrowserError(f"the browser at {executable} did not answer within {seconds:.0f} s; "
+                        "check BROWSER_PATH or the Chromium install")
+
+
+# Chromium's singleton socket, `$TMPDIR/org.chromium.Chromium.XXXXXX/SingletonSocket`, must fit
+# a Unix socket path (104 bytes on macOS, 108 on Linux), or the browser exits at start
+SOCKET_IN_TMPDIR = "/org.chromium.Chromium.XXXXXX/SingletonSocket"
+MAX_SOCKET_PATH = 100
+
+
+def chromium_env(tmpdir: str) -> dict[str, str]:
+    """The environment for a Chromium whose own temporary folders (its `org.chromium.Chromium.*`
+    singleton folder, which a killed browser leaves behind) go into `tmpdir`, one of ours; the
+    usual TMPDIR if `tmpdir` is too long a path for the socket in it."""
+    if len(os.fsencode(tmpdir + SOCKET_IN_TMPDIR)) > MAX_SOCKET_PATH:
+        return dict(os.environ)
+    return {**os.environ, "TMPDIR": tmpdir}
+
+
 def find_chromium() -> str:
     """Path of a Chromium/Chrome binary: $BROWSER_PATH (kaleido's variable) first, then PATH."""
     explicit = os.environ.get("BROWSER_PATH")
@@ -122,10 +148,12 @@ class ChromiumPipe:
         if not (Path(self.executable).is_file() and os.access(self.executable, os.X_OK)):
             # else the wrapper's exec fails, and all we would see is a closed pipe
             raise BrowserError(f"{self.executable!r} is not an executable file")
+        # the profile and Chromium's TMPDIR in one owned folder: close() (or the sweep of dead
+        # owners, after a SIGKILL) removes both
         self._profile = owned_tempdir("intelli-chromium-")
         to_child_r, self._to_child_w = os.pipe()
         self._from_child_r, from_child_w = os.pipe()
-        args = [self.executable, *CHROMIUM_FLAGS, f"--user-data-dir={self._profile}"]
+        args = [self.executable, *CHROMIUM_FLAGS, f"--user-data-dir={Path(self._profile, 'profile')}"]
         if os.geteuid() == 0:
             args.append("--no-sandbox")  # Chromium refuses to run sandboxed as root
         args.append("about:blank")
@@ -137,6 +165,7 @@ class ChromiumPipe:
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
+                env=chromium_env(self._profile),
                 pass_fds=(to_child_r, from_child_w),
                 start_new_session=True,  # its own process group: close() kills every child
             )
@@ -197,7 +226,7 @@ class ChromiumPipe:
                 return message.get("result", {})
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise BrowserError(f"Chromium did not answer {method} within {timeout:.0f} s")
+                raise BrowserTimeout(f"Chromium did not answer {method} within {timeout:.0f} s")
             ready, _, _ = select.select([self._from_child_r], [], [], min(remaining, 1.0))
             if not ready:
                 if not self.alive:

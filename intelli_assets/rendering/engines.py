@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import functools
 import json
 import logging
 import os
+import shutil
 import signal
 import threading
 from collections.abc import Iterable, Sequence
@@ -24,8 +26,9 @@ from typing import Any
 import plotly.graph_objects as go
 import plotly.io as pio
 
-from intelli_assets.rendering.browser import BrowserError, find_chromium
+from intelli_assets.rendering.browser import BrowserError, chromium_env, find_chromium, no_answer, owned_tempdir
 from intelli_assets.rendering.renderer import (
+    FAST_START_SECONDS,
     PLOTLY_JS,
     STATIC_FORMATS,
     FigureRenderer,
@@ -39,7 +42,8 @@ DEFAULT_ENGINE = "fast"
 FAST_CRASH_LIMIT = 2  # the fast renderer's second crash in a run hands the rest to kaleido
 # kaleido's browser start (~1.3 s here) can hang for good: its tab waits for a page-load event
 # that Chromium never sends when the page loads before kaleido enables page events (a race
-# that busy threads lose). So the start has a deadline, and is retried with a new browser.
+# that busy threads lose). So the start has a deadline, and is retried with a new browser,
+# unless the browser never answered at all: a new one would not either.
 KALEIDO_START_SECONDS = 15.0
 KALEIDO_START_ATTEMPTS = 3
 CALL_GRACE_SECONDS = 15.0  # beyond kaleido's own per-image timeout: its page reload after the image
@@ -76,6 +80,23 @@ def kill_browser(browser: Any) -> None:
         process.kill()
 
 
+@functools.cache
+def owned_tmp_chromium() -> type:
+    """choreographer's Chromium, launched with TMPDIR set to its `tmp_dir` (see `chromium_env`).
+    Made on first use: choreographer is imported with kaleido, only when kaleido draws."""
+    from choreographer.browsers.chromium import Chromium
+
+    class OwnedTmpChromium(Chromium):
+        def __init__(self, *args: Any, **kwargs: Any):
+            self.owned_tmp = kwargs.get("tmp_dir")
+            super().__init__(*args, **kwargs)
+
+        def get_env(self) -> dict[str, str]:
+            return chromium_env(self.owned_tmp) if self.owned_tmp else super().get_env()
+
+    return OwnedTmpChromium
+
+
 class KaleidoRenderer:
     """Static export with kaleido (`kaleido.Kaleido.calc_fig`, what its sync server runs) on
     the system Chromium (never a downloaded one), MathJax off and our local plotly.js (kaleido's
@@ -94,6 +115,7 @@ class KaleidoRenderer:
         self._thread: threading.Thread | None = None
         self._opening: concurrent.futures.Future | None = None
         self._kaleido: Any = None  # an open kaleido.Kaleido
+        self._path: str | None = None
         self._failed: str | None = None  # why it could not start: later images fail at once
 
     def start_in_background(self) -> None:
@@ -101,24 +123,45 @@ class KaleidoRenderer:
         if self._kaleido is not None or self._opening is not None or self._failed:
             return
         try:
-            path = self.executable or find_chromium()
-        except BrowserError as exc:  # reported by the first image, as the fast renderer does
+            self._path = self._path or self.executable or find_chromium()
+        except BrowserError as exc:  # raised by the first image, as the fast renderer does
             self._failed = str(exc)
+            log.warning("kaleido's browser cannot start: %s", exc)
             return
         if self._loop is None:
             self._loop = asyncio.new_event_loop()
             self._thread = threading.Thread(target=self._loop.run_forever, name="kaleido-loop", daemon=True)
             self._thread.start()
-        self._opening = asyncio.run_coroutine_threadsafe(self._open(path), self._loop)
+        self._opening = asyncio.run_coroutine_threadsafe(self._open(self._path), self._loop)
 
     async def _open(self, path: str) -> Any:
         import kaleido
 
-        browser = kaleido.Kaleido(path=path, mathjax=False, plotlyjs=self.plotly_js.as_uri(), n=1,
-                                  timeout=self.timeout)
+        # its profile and Chromium's TMPDIR in a folder of ours: removed by `_discard`, or by
+        # the sweep of dead owners after a SIGKILL
+        folder = owned_tempdir("intelli-kaleido-")
         try:
-            await asyncio.wait_for(browser.open(), self.start_timeout)
+            browser = kaleido.Kaleido(path=path, mathjax=False, plotlyjs=self.plotly_js.as_uri(), n=1,
+                                      timeout=self.timeout, browser_cls=owned_tmp_chromium(), tmp_dir=folder)
         except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        browser.intelli_folder = folder
+        # not asyncio.wait_for: choreographer turns the cancel into "the browser seemed to close
+        # immediately", which hides that it hung
+        opening = asyncio.ensure_future(browser.open())
+        try:
+            done, _ = await asyncio.wait({opening}, timeout=self.start_timeout)
+            if not done:
+                answered = bool(browser.tabs)  # it listed its page: then kaleido's page load hung
+                opening.cancel()
+                await asyncio.gather(opening, return_exceptions=True)
+                if not answered:
+                    raise no_answer(path, self.start_timeout)
+                raise TimeoutError(f"its page did not load within {self.start_timeout:.0f} s")
+            opening.result()
+        except BaseException:
+            opening.cancel()
             await self._discard(browser)
             raise
         return browser
@@ -135,9 +178,10 @@ class KaleidoRenderer:
         except Exception as exc:  # noqa: BLE001 - killed below; only its folders may be left
             log.debug("closing kaleido's browser: %s", exc)
             kill_browser(browser)
-        page_dir = getattr(browser, "_html_tmp_dir", None)  # its page; Chromium's profile goes on GC
+        page_dir = getattr(browser, "_html_tmp_dir", None)  # its page
         if page_dir is not None:
             page_dir.clean()
+        shutil.rmtree(browser.intelli_folder, ignore_errors=True)  # profile and Chromium's TMPDIR
 
     def start(self) -> None:
         """Wait for the browser; a start that fails or passes its deadline is retried afresh."""
@@ -148,18 +192,22 @@ class KaleidoRenderer:
         error: BaseException | None = None
         for attempt in range(1, KALEIDO_START_ATTEMPTS + 1):
             self.start_in_background()
+            opening, self._opening = self._opening, None
+            if opening is None:  # no browser to start (e.g. BROWSER_PATH is wrong): no retry
+                raise BrowserError(self._failed)
             try:
-                self._kaleido = self._opening.result(self.start_timeout + 15)
+                self._kaleido = opening.result(self.start_timeout + 15)
                 return
-            except TimeoutError:  # the start's deadline (asyncio's and concurrent.futures' are this one)
-                error = TimeoutError(f"no answer within {self.start_timeout:.0f} s")
+            except TimeoutError:  # ours beyond the start's own deadline
+                error = TimeoutError(f"no answer within {self.start_timeout + 15:.0f} s")
             except Exception as exc:  # noqa: BLE001 - reported below with the path
                 error = exc
-            finally:
-                self._opening = None
             log.warning("kaleido's browser did not start (attempt %d of %d): %s", attempt,
                         KALEIDO_START_ATTEMPTS, first_line(error))
-        self._failed = f"kaleido's browser {self.executable or find_chromium()} did not start: {first_line(error)}"
+            if isinstance(error, BrowserError):  # it never answered: a new one would not either
+                break
+        self._failed = (str(error) if isinstance(error, BrowserError)
+                        else f"kaleido's browser {self._path} did not start: {first_line(error)}")
         raise BrowserError(self._failed)
 
     def render(self, fig: go.Figure, formats: Sequence[str] = STATIC_FORMATS, scale: float = 1.0,
@@ -245,16 +293,20 @@ class EngineRenderer:
     `fallback_reason` says why, and each result's `engine` says which engine drew it."""
 
     def __init__(self, engine: str = DEFAULT_ENGINE, executable: str | None = None, timeout: float = 60.0,
-                 fast: FigureRenderer | None = None):
+                 fast: FigureRenderer | None = None, start_timeout: float | None = None):
+        """`start_timeout`: how long a starting browser may take to answer (default: 30 s for
+        fast, 15 s per try for kaleido)."""
         if engine not in ENGINES:
             raise ValueError(f"unknown rendering engine {engine!r}; use one of {', '.join(ENGINES)}")
         self.engine = engine
         self.fast: FigureRenderer | None = None
         if engine == "fast":
-            self.fast = fast or FigureRenderer(executable, timeout=timeout)
+            self.fast = fast or FigureRenderer(executable, timeout=timeout,
+                                               start_timeout=start_timeout or FAST_START_SECONDS)
             self.fast.crash_limit = FAST_CRASH_LIMIT
-        self.kaleido = KaleidoRenderer(executable, timeout=timeout)
+        self.kaleido = KaleidoRenderer(executable, timeout=timeout, start_timeout=start_timeout or KALEIDO_START_SECONDS)
         self.fallback_reason: str | None = None
+        self._fast_error: str | None = None  # why fast gave up: told again if kaleido fails too
         self._queue: ThreadPoolExecutor | None = None
 
     def __enter__(self) -> EngineRenderer:
@@ -279,7 +331,7 @@ class EngineRenderer:
                 return
             except (BrowserError, OSError) as exc:
                 self._fall_back(exc)
-        self.kaleido.start()
+        self._with_kaleido(self.kaleido.start)
 
     def render(self, fig: go.Figure, formats: Sequence[str] = STATIC_FORMATS, scale: float = 1.0,
                preview_scale: float | None = None) -> Images:
@@ -289,11 +341,22 @@ class EngineRenderer:
                 return Images(fast.render(fig, formats, scale, preview_scale), "fast")
             except (BrowserError, OSError) as exc:  # it could not (re)start, or crashed twice
                 self._fall_back(exc)
-        return Images(self.kaleido.render(fig, formats, scale, preview_scale), "kaleido")
+        return Images(self._with_kaleido(self.kaleido.render, fig, formats, scale, preview_scale), "kaleido")
+
+    def _with_kaleido(self, call: Any, *args: Any) -> Any:
+        """`call(*args)`; a browser failure after the fast renderer's says both reasons."""
+        try:
+            return call(*args)
+        except BrowserError as exc:
+            if self._fast_error is None:
+                raise
+            raise BrowserError(f"both engines failed: the fast renderer {self._fast_error}; "
+                               f"kaleido: {exc}") from None
 
     def _fall_back(self, error: BaseException) -> None:
         fast, self.fast = self.fast, None
         what = "crashed twice" if fast.crashes >= FAST_CRASH_LIMIT else "failed to start"
+        self._fast_error = f"{what}: {error}"
         self.fallback_reason = f"fast renderer {what}: {error}; rendering the rest with kaleido"
         log.warning(self.fallback_reason)
         fast.close()

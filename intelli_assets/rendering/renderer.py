@@ -25,7 +25,14 @@ import plotly
 import plotly.graph_objects as go
 import plotly.io as pio
 
-from intelli_assets.rendering.browser import BrowserError, ChromiumPipe, find_chromium, owned_tempdir
+from intelli_assets.rendering.browser import (
+    BrowserError,
+    BrowserTimeout,
+    ChromiumPipe,
+    find_chromium,
+    no_answer,
+    owned_tempdir,
+)
 
 log = logging.getLogger(__name__)
 PACKAGE_PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"  # every trace type
@@ -51,6 +58,9 @@ def plotly_js_path() -> Path:
 
 PLOTLY_JS = plotly_js_path()
 STATIC_FORMATS = ("png", "svg")
+# the browser answers its first command ~0.6 s after it starts; one that does not within this
+# is hung (a wrong BROWSER_PATH, a broken install), not slow, even on a loaded host
+FAST_START_SECONDS = 30.0
 DEFAULT_SIZE = (1200, 800)
 
 PAGE_SCRIPT = """
@@ -90,9 +100,10 @@ class FigureRenderer:
     """One Chromium with one page holding plotly.js; restarts the browser if it dies."""
 
     def __init__(self, executable: str | None = None, timeout: float = 60.0, plotly_js: Path = PLOTLY_JS,
-                 crash_limit: int | None = None):
+                 crash_limit: int | None = None, start_timeout: float = FAST_START_SECONDS):
         self.executable = executable
         self.timeout = timeout
+        self.start_timeout = start_timeout
         self.plotly_js = plotly_js
         # with a limit, the crash that reaches it raises BrowserError instead of restarting the
         # browser: the caller (EngineRenderer) switches engine rather than keep restarting
@@ -154,15 +165,20 @@ class FigureRenderer:
             f"<script src='{self.plotly_js.as_uri()}' charset='utf-8'></script>"
             f"<script>{PAGE_SCRIPT}</script></head><body></body></html>"
         )
-        self._browser = ChromiumPipe(self.executable or find_chromium(), timeout=self.timeout)
+        executable = self.executable or find_chromium()
+        self._browser = ChromiumPipe(executable, timeout=self.start_timeout)
         self._browser.start()
         try:
             self._session = self._browser.open_page()
             self._browser.send("Page.navigate", {"url": page.as_uri()}, self._session)
             self._wait_ready()
+        except BrowserTimeout:
+            self._browser.close()
+            raise no_answer(executable, self.start_timeout) from None
         except BrowserError:
             self._browser.close()
             raise
+        self._browser.timeout = self.timeout
 
     def _crashed(self, error: BrowserError) -> None:
         """Count a dead browser or page; the one reaching `crash_limit` is raised, not retried."""
@@ -185,7 +201,7 @@ class FigureRenderer:
 
     def _wait_ready(self) -> None:
         for _ in range(300):
-            if self._evaluate("window.rendererReady === true && typeof Plotly === 'object'"):
+            if self._evaluate("window.rendererReady === true && typeof Plotly === 'object'", self.start_timeout):
                 return
             time.sleep(0.02)
         raise BrowserError("plotly.js did not load in the render page")

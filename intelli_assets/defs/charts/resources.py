@@ -23,11 +23,14 @@ class ChartRenderer(dg.ConfigurableResource):
         "exporter (the reference, and the fallback when fast fails); both write the same files")
     browser_path: Optional[str] = Field(default=None, description="Chromium binary; default: $BROWSER_PATH, then PATH")
     timeout_seconds: float = Field(default=60.0, description="per-image limit before the browser is restarted")
+    start_timeout_seconds: Optional[float] = Field(
+        default=None, description="how long a starting browser may take to answer before it counts as hung "
+        "(default: 30 s for fast, 15 s per try for kaleido)")
     _renderer: Optional[EngineRenderer] = PrivateAttr(default=None)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         # its ~1 s start overlaps the dataset steps and chart building
-        self._renderer = EngineRenderer(self.engine, self.browser_path, timeout=self.timeout_seconds)
+        self._renderer = self._new()
         self._renderer.start_in_background()
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
@@ -35,9 +38,13 @@ class ChartRenderer(dg.ConfigurableResource):
             self._renderer.close()
             self._renderer = None
 
+    def _new(self) -> EngineRenderer:
+        return EngineRenderer(self.engine, self.browser_path, timeout=self.timeout_seconds,
+                              start_timeout=self.start_timeout_seconds)
+
     def _ensure(self) -> EngineRenderer:
         if self._renderer is None:  # used outside a run (e.g. called directly in a script)
-            self._renderer = EngineRenderer(self.engine, self.browser_path, timeout=self.timeout_seconds)
+            self._renderer = self._new()
         return self._renderer
 
     def submit(self, fig: go.Figure, formats: list[str], scale: float = 1.0,

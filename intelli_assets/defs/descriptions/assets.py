@@ -16,6 +16,8 @@ from pydantic import Field
 from intelli_assets.charts import CHARTS, ChartSpec
 from intelli_assets.defs.common.partitions import datasets_partitions
 from intelli_assets.defs.descriptions.resources import OpenAIEndpoint
+from intelli_assets.defs.runs.status import step_failures
+from intelli_assets.description_files import RenderUnavailable, description_markdown, store_description
 from intelli_assets.descriptions import (
     DEFAULT_FALLBACK_MODELS,
     DEFAULT_MODEL,
@@ -23,10 +25,7 @@ from intelli_assets.descriptions import (
     DescriptionCancelled,
     DescriptionError,
     DescriptionRequest,
-    RenderUnavailable,
     describe,
-    description_markdown,
-    store_description,
 )
 from intelli_assets.errors import IntelliError
 from intelli_assets.style import Language
@@ -93,6 +92,18 @@ def latest_render(instance: dg.DagsterInstance, partition: str, chart: str) -> C
         chart_data=dict(_value(metadata, "chart_data", {})), files=files, settings=dict(_value(metadata, "params", {})))
 
 
+def last_render_failure(instance: dg.DagsterInstance, partition: str, chart: str) -> str | None:
+    """Why the latest attempt to render charts/<chart> for the partition failed, or None: a
+    chart with no render may have been tried, and "render it first" would fail again."""
+    planned = instance.get_latest_planned_materialization_info(dg.AssetKey(["charts", chart]), partition=partition)
+    run = instance.get_run_by_id(planned.run_id) if planned else None
+    if run is None or not run.is_finished:
+        return None
+    failures = step_failures(instance, run.run_id)
+    reason = failures.get(f"charts/{chart}") or failures.get("charts")
+    return f"charts/{chart}'s last render failed (run {run.run_id}): {reason.rstrip('.')}" if reason else None
+
+
 def _metadata_value(value: object) -> object:
     return dg.MetadataValue.json(value) if isinstance(value, dict | list) else value
 
@@ -105,7 +116,8 @@ def describe_latest_render(context: dg.AssetExecutionContext, chart: str, config
         endpoint = openai.endpoint()  # fails fast, naming the variable to set
         render = latest_render(context.instance, partition, chart)
         if render is None:
-            raise IntelliError(f"charts/{chart} has not been rendered for partition {partition}: render it first "
+            raise IntelliError(last_render_failure(context.instance, partition, chart) or
+                               f"charts/{chart} has not been rendered for partition {partition}: render it first "
                                f"(intelli run FILE --charts {chart}, or Materialize charts/{chart})")
         request = description_request(render, config)
         png = render.read_png(optional=config.text_only_fallback)
@@ -126,7 +138,8 @@ def describe_latest_render(context: dg.AssetExecutionContext, chart: str, config
 
     try:
         description = describe(endpoint, request, png, on_event, cancelled)
-    except DescriptionCancelled:
+    except DescriptionCancelled as exc:
+        context.log.warning(str(exc))
         raise dg.DagsterExecutionInterruptedError("the run was cancelled") from None
     except DescriptionError as exc:
         raise dg.Failure(description=str(exc), metadata={"provider_host": endpoint.host,
@@ -157,6 +170,8 @@ def describe_latest_render(context: dg.AssetExecutionContext, chart: str, config
         "total_ms": description.total_ms,
         "attempts": description.attempts,
         "finish_reason": description.finish_reason or "",
+        "truncated": description.truncated,  # the answer was cut to its cap (see cap_text)
+        **({"original_chars": description.original_chars} if description.truncated else {}),
         "render": dg.MetadataValue.json(render.identity()),
         "render_params_hash": render.params_hash,
         "chart_run_id": render.run_id,
