@@ -18,10 +18,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import httpx
+from typing import TYPE_CHECKING
 
 from intelli_assets.errors import IntelliError, InvalidSourceError
+
+if TYPE_CHECKING:  # imported when a client is made: a Filters run never pays for it
+    import httpx
 
 DEFAULT_LENS_URL = "https://api.lens.org"
 TOKEN_ENV = "LENS_API_TOKEN"
@@ -159,6 +161,8 @@ class LensClient:
     def __init__(self, token: str, base_url: str = DEFAULT_LENS_URL, *, timeout: float = 60.0, max_attempts: int = 6,
                  backoff: float = 1.0, max_backoff: float = 60.0, sleep: Callable[[float], None] = time.sleep,
                  transport: httpx.BaseTransport | None = None, max_restarts: int = MAX_RESTARTS):
+        import httpx
+
         self._token = (token or "").strip()
         self.base_url = (base_url or DEFAULT_LENS_URL).rstrip("/")
         if not self.base_url.startswith(("http://", "https://")):
@@ -321,6 +325,8 @@ class LensClient:
 
     def _post(self, body: dict, page: int) -> httpx.Response | None:
         """The answer to one request (None for 204), after retries and rate-limit waits."""
+        import httpx
+
         headers = {"Authorization": f"Bearer {self._token}", "Accept": "application/json"}
         errors = rate_waits = 0
         while True:
