@@ -16,7 +16,8 @@ from intelli_assets.artifacts import write_atomic
 from intelli_assets.errors import IntelliError
 
 if TYPE_CHECKING:
-    from intelli_assets.descriptions import DescriptionRequest, Endpoint
+    from intelli_assets.description_prompt import DescriptionRequest
+    from intelli_assets.descriptions import Endpoint
 
 MIN_CAP_CHARS = 4000
 CUT_MARK = " […]"

@@ -17,10 +17,16 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-from intelli_assets.errors import IntelliError, InvalidSourceError
+from intelli_assets.errors import IntelliError
+from intelli_assets.lens_query import (  # noqa: F401 - the query file's API, used with the client
+    DEFAULT_INCLUDE,
+    MAX_PAGE_SIZE,
+    LensQuery,
+    read_lens_query,
+    whole_number,
+)
 
 if TYPE_CHECKING:  # imported when a client is made: a Filters run never pays for it
     import httpx
@@ -30,30 +36,10 @@ TOKEN_ENV = "LENS_API_TOKEN"
 URL_ENV = "LENS_API_URL"
 SEARCH_PATH = "/patent/search"
 SCROLL = "1m"
-MAX_PAGE_SIZE = 1000
-# Response paths, as `include` takes them. `families.simple_family` whole: a third-party client
-# reports `families.simple_family.family_id` refused as "Unrecognized fields".
-DEFAULT_INCLUDE: list[str] = [
-    "lens_id", "jurisdiction", "doc_number", "kind", "date_published", "lang",
-    "biblio.invention_title", "biblio.parties.applicants", "biblio.parties.inventors",
-    "biblio.classifications_ipcr", "biblio.classifications_cpc", "biblio.priority_claims",
-    "biblio.cited_by.patent_count", "families.simple_family", "legal_status.patent_status",
-]
-QUERY_KIND = "Lens query file"
-QUERY_FIELDS = ("name", "query", "include", "max_records", "page_size", "description")
 MAX_RESTARTS = 2
 RATE_LIMIT_PATIENCE = 4  # 429 answers allowed per request, per allowed error
 MAX_RATE_WAIT = 900.0  # a longer wait means a used-up quota, not a busy minute: fail and say so
 MESSAGE_CHARS = 300
-
-
-@dataclass
-class LensQuery:
-    name: str
-    query: dict | str
-    include: list[str]
-    max_records: int | None
-    page_size: int = MAX_PAGE_SIZE
 
 
 @dataclass
@@ -90,10 +76,6 @@ class _ScrollExpired(Exception):
     """Lens no longer knows the scroll_id: the search starts again."""
 
 
-def _whole(value: object, low: int = 1, high: int | None = None) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= low and (high is None or value <= high)
-
-
 def _count(value: object) -> int | None:
     """Lens's `total` as a record count, or None: a bool is no count; "24" and Elasticsearch's
     {"value": 24} are 24, unless its `relation` says the value is only a bound."""
@@ -101,7 +83,7 @@ def _count(value: object) -> int | None:
         value = value.get("value") if value.get("relation", "eq") == "eq" else None
     if isinstance(value, str) and re.fullmatch(r"\s*\d+\s*", value):
         value = int(value)
-    return value if _whole(value, 0) else None
+    return value if whole_number(value, 0) else None
 
 
 def _record_key(record: object) -> str | None:
@@ -110,48 +92,6 @@ def _record_key(record: object) -> str | None:
     if "lens_id" in r or not {"jurisdiction", "doc_number"} <= r.keys():
         return str(r["lens_id"]) if "lens_id" in r else None
     return "\x1f".join(("", str(r["jurisdiction"]), str(r["doc_number"]), str(r.get("kind", ""))))
-
-
-def read_lens_query(path: str | Path) -> LensQuery:
-    """Read and check a query file NAME.lens.json; InvalidSourceError lists every problem."""
-    def invalid(*problems: str) -> InvalidSourceError:
-        return InvalidSourceError(str(path), list(problems), kind=QUERY_KIND)
-
-    try:
-        doc = json.loads(Path(path).read_text(encoding="utf-8-sig"))  # Notepad saves a BOM
-    except json.JSONDecodeError as exc:
-        raise invalid(f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise invalid(f"cannot be read ({exc.__class__.__name__}: {exc})") from None
-    if not isinstance(doc, dict):
-        raise invalid(f"must be a JSON object, not {type(doc).__name__}")
-    problems = []
-    name, query, max_records = doc.get("name"), doc.get("query"), doc.get("max_records")
-    if not isinstance(name, str) or not name.strip():
-        problems.append("`name`: required, a non-empty string naming the dataset")
-    if "query" not in doc:
-        problems.append('`query`: required, a Lens query object ({"match": ...}) or a query string')
-    elif not (isinstance(query, dict | str) and query and str(query).strip()):
-        problems.append("`query`: expected a non-empty object or string")
-    include = doc.get("include", [])
-    if not isinstance(include, list) or not all(isinstance(f, str) for f in include):
-        problems.append('`include`: expected a list of field paths (strings), e.g. ["abstract"]')
-        include = []
-    problems += [f"`include`: entry {i} is empty; remove it or give a field path such as \"abstract\""
-                 for i, f in enumerate(include, 1) if not f.strip()]
-    include = [f.strip() for f in include]
-    if max_records is not None and not _whole(max_records):
-        problems.append(f"`max_records`: expected a positive whole number, got {max_records!r}")
-    page_size = doc.get("page_size", MAX_PAGE_SIZE)
-    if not _whole(page_size, 1, MAX_PAGE_SIZE):
-        problems.append(f"`page_size`: expected a whole number from 1 to {MAX_PAGE_SIZE}, got {page_size!r}")
-    # a typo such as `max_record` would otherwise fetch everything, silently
-    problems += [f"unknown field `{k}` (expected: {', '.join(QUERY_FIELDS)})" for k in doc if k not in QUERY_FIELDS]
-    if problems:
-        raise invalid(*problems)
-    # the records table needs DEFAULT_INCLUDE; `include` adds fields to keep in the raw pages
-    fields = DEFAULT_INCLUDE + [f for f in dict.fromkeys(include) if f not in DEFAULT_INCLUDE]
-    return LensQuery(name.strip(), query, fields, max_records, page_size)
 
 
 class LensClient:
