@@ -34,7 +34,7 @@ from intelli_assets.descriptions import (
 )
 from intelli_assets_tests.fake_openai import COMPLETION_TOKENS, PROMPT_TOKENS, FakeOpenAI, error_body
 from intelli_assets_tests.servers import dagster_dev, free_port, graphql, prepare_home
-from intelli_assets_tests.test_webserver import LAUNCH, RUN_STATUS
+from intelli_assets_tests.test_webserver import launch_assets_and_wait
 from intelli_assets_tests.waiting import wait_for
 
 CHART = "top_patent_countries"
@@ -427,19 +427,8 @@ def test_a_description_materialized_from_the_ui(home, monkeypatch):
         node = next(n for n in nodes if n["assetKey"]["path"] == ["descriptions", CHART])
         assert node["groupName"] == "descriptions" and node["dependencyKeys"] == [{"path": ["charts", CHART]}]
         config = {"user_context": "focus on Ecuador", "language": "en", "model": "vision", "fallback_models": []}
-        params = {"selector": {"repositoryLocationName": "intelli_assets", "repositoryName": "__repository__",
-                               "jobName": "__ASSET_JOB", "assetSelection": [{"path": ["descriptions", CHART]}]},
-                  "runConfigData": {"ops": {f"descriptions__{CHART}": {"config": config}}},
-                  "executionMetadata": {"tags": [{"key": "dagster/partition", "value": partition}]}}
-        launched = graphql(url, LAUNCH, {"params": params})["launchRun"]
-        assert launched["__typename"] == "LaunchRunSuccess", launched
-        run_id = launched["run"]["runId"]
-
-        def finished() -> str | None:
-            status = graphql(url, RUN_STATUS, {"id": run_id})["runOrError"]["status"]
-            return status if status in ("SUCCESS", "FAILURE", "CANCELED") else None
-
-        assert wait_for(finished, timeout=240, interval=1, message=f"run {run_id} did not finish") == "SUCCESS"
+        run_id = launch_assets_and_wait(url, partition, [["descriptions", CHART]],
+                                        {f"descriptions__{CHART}": {"config": config}})
     record = description_records(home[0])[0]
     metadata = {k: v.value for k, v in record.asset_materialization.metadata.items()}
     folder = Path(metadata["render"]["folder"])
