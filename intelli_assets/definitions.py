@@ -12,7 +12,8 @@ from intelli_assets.defs.common.resources import ArtifactStore
 from intelli_assets.defs.datasets import definitions as datasets
 from intelli_assets.defs.descriptions import definitions as descriptions
 from intelli_assets.defs.inbox import definitions as inbox
-from intelli_assets.defs.jobs import dataset_charts_job
+from intelli_assets.defs.jobs import JOBS
+from intelli_assets.defs.reports import definitions as reports
 from intelli_assets.defs.runs import definitions as runs
 from intelli_assets.defs.sources import definitions as sources
 
@@ -25,10 +26,11 @@ def build_defs(renderer: object | None = None) -> dg.Definitions:
         datasets.defs,
         charts.defs,
         descriptions.defs,
+        reports.defs,
         runs.defs,
         inbox.defs,
         dg.Definitions(
-            jobs=[dataset_charts_job],
+            jobs=JOBS,
             resources={"store": ArtifactStore(), "renderer": renderer or ChartRenderer()},
             executor=dg.in_process_executor,
         ),

@@ -348,6 +348,7 @@ def describe(endpoint: Endpoint, request: DescriptionRequest, png: bytes | None,
 
     session = _Session(endpoint, request, png, on_event, cancelled)
     failures: list[str] = []
+    kinds: list[str] = []
     # max_retries=0: we retry ourselves, to log each attempt and fall back between models
     with openai.OpenAI(base_url=endpoint.base_url, api_key=endpoint.api_key, max_retries=0,
                        timeout=endpoint.timeout) as client:
@@ -358,8 +359,17 @@ def describe(endpoint: Endpoint, request: DescriptionRequest, png: bytes | None,
                 return session.ask(client, model)
             except _Failure as failure:
                 failures.append(failure.message)
+                kinds.append(failure.kind)
                 if failure.kind in ("connection", "not_found"):  # the endpoint itself: no model can help
-                    raise DescriptionError(failure.message) from None
+                    raise _transient(DescriptionError(failure.message), kinds) from None
     if len(failures) == 1:
-        raise DescriptionError(failures[0])
-    raise DescriptionError(f"none of the {len(failures)} models could describe the chart: " + "; ".join(failures))
+        raise _transient(DescriptionError(failures[0]), kinds)
+    raise _transient(DescriptionError(f"none of the {len(failures)} models could describe the chart: "
+                                      + "; ".join(failures)), kinds)
+
+
+def _transient(error: DescriptionError, kinds: list[str]) -> DescriptionError:
+    """Marked transient when every model failed for the endpoint's state (rate limit, 5xx,
+    time-out, connection), not for the request: a later run may succeed."""
+    error.transient = bool(kinds) and all(kind in RETRYABLE for kind in kinds)
+    return error

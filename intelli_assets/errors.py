@@ -4,7 +4,10 @@ import errno
 
 
 class IntelliError(Exception):
-    """Base class for errors shown to users without a traceback."""
+    """Base class for errors shown to users without a traceback. `transient` marks a failure
+    of a network service (outage, rate limit, time-out) that a later retry may not meet."""
+
+    transient = False
 
 
 class InvalidSourceError(IntelliError):

@@ -1,7 +1,9 @@
 """Jobs: the run that renders charts for one dataset, plus its retries, as operators follow them.
 
 Nothing here is stored: a job's status and each chart's status are computed from Dagster's
-runs (tags, statuses) and event logs every time, with one rule (`job_status`).
+runs (tags, statuses) and event logs every time, with one rule (`assemble_job`). The rule
+works on `RunFacts`, which this module reads from an instance and `intelli_assets.client`
+reads over GraphQL, so `intelli status` and a remote client always agree.
 """
 
 from __future__ import annotations
@@ -11,6 +13,11 @@ from dataclasses import dataclass, field
 
 import dagster as dg
 
+from intelli_assets.charts import CHARTS
+from intelli_assets.defs.runs.cancels import (
+    cancel_request_description,
+    cancel_requests,
+)
 from intelli_assets.defs.runs.status import step_failures
 from intelli_assets.defs.runs.tags import (
     IDEMPOTENCY_TAG,
@@ -19,18 +26,37 @@ from intelli_assets.defs.runs.tags import (
     REQUESTED_BY_TAG,
     RETRY_OF_TAG,
     SOURCE_TAG,
-    cancel_chart_tag,
-    cancelled_charts,
 )
-from intelli_assets.errors import IntelliError
+from intelli_assets.errors import ChartParamError, IntelliError
 
-WAITING = {dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING}
-ACTIVE = {dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING}
+WAITING = {"QUEUED", "NOT_STARTED", "STARTING"}
+ACTIVE = {"STARTED", "CANCELING"}
+ENDED = {"SUCCESS", "FAILURE", "CANCELED"}
 FINISHED_CHART = {"success", "failed", "skipped", "cancelled"}
+FINAL_JOB = {"SUCCESS", "PARTIAL_SUCCESS", "FAILED", "CANCELLED"}
 
 
 class JobNotFound(IntelliError):
     """No run carries this job id (nor is it a run id)."""
+
+
+@dataclass
+class RunFacts:
+    """What the job rule needs to know of one run, however it was read (instance or GraphQL)."""
+
+    run_id: str
+    status: str  # a DagsterRunStatus value: QUEUED, STARTED, SUCCESS...
+    tags: dict[str, str]
+    charts: list[str]  # chart keys the run selected
+    run_config: dict = field(default_factory=dict)
+    materialized: dict[str, dict] = field(default_factory=dict)  # chart -> its files
+    failures: dict[str, str] = field(default_factory=dict)  # step (or charts/<key>) -> readable error
+    failure_message: str | None = None  # the RUN_FAILURE message, if the run died
+    cancelled: dict[str, str] = field(default_factory=dict)  # chart -> who asked to cancel it
+
+    @property
+    def partition(self) -> str | None:
+        return self.tags.get("dagster/partition")
 
 
 @dataclass
@@ -55,7 +81,7 @@ class Job:
     requested_by: str | None
     idempotency_key: str | None
     source: str | None
-    runs: list[dg.DagsterRun]  # oldest first
+    runs: list[RunFacts]  # oldest first
     charts: dict[str, ChartState]
     status: str
 
@@ -63,11 +89,117 @@ class Job:
         return {
             "job": self.job_id, "partition": self.partition, "status": self.status, "origin": self.origin,
             "requested_by": self.requested_by, "idempotency_key": self.idempotency_key, "source": self.source,
-            "runs": [{"run_id": r.run_id, "status": r.status.value, "retry_of": r.tags.get(RETRY_OF_TAG)}
+            "runs": [{"run_id": r.run_id, "status": r.status, "retry_of": r.tags.get(RETRY_OF_TAG)}
                      for r in self.runs],
             "charts": {key: state.to_dict() for key, state in self.charts.items()},
         }
 
+
+# --- the rule ------------------------------------------------------------------------------------
+
+def chart_keys(asset_paths: list[list[str]]) -> list[str]:
+    """The chart keys among a run's selected asset keys (given as paths)."""
+    return sorted(path[1] for path in asset_paths if len(path) == 2 and path[0] == "charts")
+
+
+def chart_in_run(run: RunFacts, key: str) -> ChartState:
+    """What became of one chart in one run that selected it."""
+    if key in run.materialized:
+        files = {name: info["path"] for name, info in run.materialized[key].items() if name != "settings"}
+        return ChartState(key, "success", run.run_id, 1, files)
+    dropped = key in run.cancelled
+    if run.status in WAITING:
+        return ChartState(key, "cancelled" if dropped else "pending", run.run_id, 1)
+    if run.status in ACTIVE and not dropped:
+        return ChartState(key, "running", run.run_id, 1)
+    if dropped:
+        who = run.cancelled[key]
+        return ChartState(key, "cancelled", run.run_id, 1, error=f"cancelled by {who}" if who else "cancelled")
+    if run.status == "CANCELED":
+        return ChartState(key, "cancelled", run.run_id, 1, error="the job was cancelled before this chart was done")
+    error = run.failures.get(f"charts/{key}") or run.failures.get("charts")
+    if error:
+        return ChartState(key, "failed", run.run_id, 1, error=error)
+    if run.failures:
+        return ChartState(key, "skipped", run.run_id, 1, error=f"not run: {'; '.join(run.failures.values())}")
+    if run.status == "FAILURE":  # no step failed: the run itself died (killed)
+        return ChartState(key, "failed", run.run_id, 1, error=run.failure_message or "the run failed")
+    return ChartState(key, "skipped", run.run_id, 1, error="not run: an upstream step or blocking check failed")
+
+
+def job_status(states: list[ChartState], runs: list[RunFacts]) -> str:
+    """The one rule: over the latest attempt of each chart, all succeeded -> SUCCESS, some ->
+    PARTIAL_SUCCESS, none -> FAILED; a job the user cancelled is CANCELLED, never FAILED."""
+    if any(s.status == "running" for s in states) or any(r.status in ACTIVE for r in runs):
+        return "RUNNING"
+    if any(s.status == "pending" for s in states) or (not states and any(r.status in WAITING for r in runs)):
+        return "PENDING"
+    if runs[-1].status == "CANCELED":  # the job itself was cancelled
+        return "CANCELLED"
+    succeeded = sum(s.status == "success" for s in states)
+    if states and succeeded == len(states):
+        return "SUCCESS"
+    if succeeded:
+        return "PARTIAL_SUCCESS"
+    if states and all(s.status == "cancelled" for s in states):
+        return "CANCELLED"
+    return "FAILED"
+
+
+def assemble_job(runs: list[RunFacts]) -> Job:
+    """A job from its runs, oldest first: later runs (retries) override earlier attempts of
+    the same chart."""
+    first = runs[0]
+    states: dict[str, ChartState] = {}
+    for run in runs:
+        for key in run.charts:
+            state = chart_in_run(run, key)
+            state.attempts = (states[key].attempts + 1) if key in states else 1
+            states[key] = state
+    ordered = {key: states[key] for key in first.charts if key in states}
+    ordered.update({k: v for k, v in states.items() if k not in ordered})
+    return Job(
+        job_id=first.tags.get(JOB_TAG, first.run_id), partition=first.partition,
+        origin=first.tags.get(ORIGIN_TAG, "ui"), requested_by=first.tags.get(REQUESTED_BY_TAG),
+        idempotency_key=first.tags.get(IDEMPOTENCY_TAG), source=first.tags.get(SOURCE_TAG),
+        runs=runs, charts=ordered, status=job_status(list(ordered.values()), runs),
+    )
+
+
+def retry_settings(first_run_config: dict, chart: str) -> dict:
+    """The charts config a retry of `chart` runs with: the job's style and that chart's own
+    section, as the job's first run had them."""
+    charts_config = dict(first_run_config.get("ops", {}).get("charts", {}).get("config", {}))
+    return {k: v for k, v in charts_config.items() if k not in CHARTS or k == chart}
+
+
+def retryable(job: Job, chart: str) -> ChartState:
+    """The chart's state, if a retry of it may start now."""
+    state = job.charts.get(chart)
+    if state is None:
+        raise ChartParamError(f"job {job.job_id} has no chart {chart!r}; its charts: {', '.join(job.charts)}")
+    if state.status in ("pending", "running"):
+        raise IntelliError(f"chart {chart} of job {job.job_id} is still {state.status}; cancel it first or wait")
+    if job.partition is None:
+        raise IntelliError(f"job {job.job_id} has no dataset partition")
+    return state
+
+
+def chart_cancel_plan(job: Job, chart: str) -> tuple[str, RunFacts]:
+    """How to cancel one chart of a job: ("cancel_run", run) when its run has not started and
+    draws nothing else, else ("request", run): a cancel request its run honours before the
+    chart (skipped) or after it (result dropped)."""
+    state = job.charts.get(chart)
+    if state is None:
+        raise IntelliError(f"job {job.job_id} has no chart {chart!r}; its charts: {', '.join(job.charts)}")
+    if state.status in FINISHED_CHART:
+        raise IntelliError(f"chart {chart} of job {job.job_id} is already {state.status}; nothing to cancel")
+    run = next(r for r in job.runs if r.run_id == state.run_id)
+    others = [k for k in run.charts if k != chart and k not in run.cancelled]
+    return ("cancel_run" if run.status in WAITING and not others else "request"), run
+
+
+# --- reading runs from an instance ---------------------------------------------------------------
 
 def job_runs(instance: dg.DagsterInstance, job_id: str) -> list[dg.DagsterRun]:
     """The runs of a job, oldest first. A run launched without our tags (e.g. from the UI's
@@ -83,39 +215,7 @@ def job_runs(instance: dg.DagsterInstance, job_id: str) -> list[dg.DagsterRun]:
 
 
 def charts_of(run: dg.DagsterRun) -> list[str]:
-    selection = run.asset_selection or set()
-    return sorted(key.path[1] for key in selection if len(key.path) == 2 and key.path[0] == "charts")
-
-
-def run_failure_message(instance: dg.DagsterInstance, run_id: str) -> str:
-    records = instance.all_logs(run_id, of_type=dg.DagsterEventType.RUN_FAILURE)
-    return (records[-1].dagster_event.message or "the run failed") if records else "the run failed"
-
-
-def chart_in_run(instance: dg.DagsterInstance, run: dg.DagsterRun, key: str,
-                 materialized: dict[str, dict], failures: dict[str, str]) -> ChartState:
-    """What became of one chart in one run that selected it."""
-    if key in materialized:
-        files = {name: info["path"] for name, info in materialized[key].items() if name != "settings"}
-        return ChartState(key, "success", run.run_id, 1, files)
-    dropped = key in cancelled_charts(run.tags)
-    if run.status in WAITING:
-        return ChartState(key, "cancelled" if dropped else "pending", run.run_id, 1)
-    if run.status in ACTIVE and not dropped:
-        return ChartState(key, "running", run.run_id, 1)
-    if dropped:
-        who = run.tags.get(cancel_chart_tag(key))
-        return ChartState(key, "cancelled", run.run_id, 1, error=f"cancelled by {who}" if who else "cancelled")
-    if run.status == dg.DagsterRunStatus.CANCELED:
-        return ChartState(key, "cancelled", run.run_id, 1, error="the job was cancelled before this chart was done")
-    error = failures.get(f"charts/{key}") or failures.get("charts")
-    if error:
-        return ChartState(key, "failed", run.run_id, 1, error=error)
-    if failures:
-        return ChartState(key, "skipped", run.run_id, 1, error=f"not run: {'; '.join(failures.values())}")
-    if run.status == dg.DagsterRunStatus.FAILURE:  # no step failed: the run itself died (killed)
-        return ChartState(key, "failed", run.run_id, 1, error=run_failure_message(instance, run.run_id))
-    return ChartState(key, "skipped", run.run_id, 1, error="not run: an upstream step or blocking check failed")
+    return chart_keys([list(key.path) for key in run.asset_selection or set()])
 
 
 def materialized_files(instance: dg.DagsterInstance, run_id: str) -> dict[str, dict]:
@@ -132,56 +232,29 @@ def materialized_files(instance: dg.DagsterInstance, run_id: str) -> dict[str, d
     return out
 
 
-def job_status(states: list[ChartState], runs: list[dg.DagsterRun]) -> str:
-    """The one rule: over the latest attempt of each chart, all succeeded -> SUCCESS, some ->
-    PARTIAL_SUCCESS, none -> FAILED; a job the user cancelled is CANCELLED, never FAILED."""
-    if any(s.status == "running" for s in states) or any(r.status in ACTIVE for r in runs):
-        return "RUNNING"
-    if any(s.status == "pending" for s in states):
-        return "PENDING"
-    if runs[-1].status == dg.DagsterRunStatus.CANCELED:  # the job itself was cancelled
-        return "CANCELLED"
-    succeeded = sum(s.status == "success" for s in states)
-    if states and succeeded == len(states):
-        return "SUCCESS"
-    if succeeded:
-        return "PARTIAL_SUCCESS"
-    if states and all(s.status == "cancelled" for s in states):
-        return "CANCELLED"
-    return "FAILED"
+def run_facts(instance: dg.DagsterInstance, run: dg.DagsterRun) -> RunFacts:
+    charts = charts_of(run)
+    status = run.status.value
+    facts = RunFacts(run.run_id, status, dict(run.tags), charts, dict(run.run_config or {}))
+    if not charts:
+        return facts
+    facts.cancelled = cancel_requests(instance, run, charts)
+    if status in WAITING:
+        return facts
+    facts.materialized = materialized_files(instance, run.run_id)
+    facts.failures = step_failures(instance, run.run_id)
+    if status == "FAILURE":
+        records = instance.all_logs(run.run_id, of_type=dg.DagsterEventType.RUN_FAILURE)
+        facts.failure_message = (records[-1].dagster_event.message or "the run failed") if records else None
+    return facts
 
 
 def load_job(instance: dg.DagsterInstance, job_id: str) -> Job:
-    runs = job_runs(instance, job_id)
-    first = runs[0]
-    states: dict[str, ChartState] = {}
-    for run in runs:  # later runs (retries) override earlier attempts of the same chart
-        keys = charts_of(run)
-        if not keys:
-            continue
-        materialized = materialized_files(instance, run.run_id)
-        failures = step_failures(instance, run.run_id)
-        for key in keys:
-            state = chart_in_run(instance, run, key, materialized, failures)
-            state.attempts = (states[key].attempts + 1) if key in states else 1
-            states[key] = state
-    ordered = {key: states[key] for key in charts_of(first) if key in states}
-    ordered.update({k: v for k, v in states.items() if k not in ordered})
-    return Job(
-        job_id=first.tags.get(JOB_TAG, first.run_id),
-        partition=first.tags.get("dagster/partition"),
-        origin=first.tags.get(ORIGIN_TAG, "ui"),
-        requested_by=first.tags.get(REQUESTED_BY_TAG),
-        idempotency_key=first.tags.get(IDEMPOTENCY_TAG),
-        source=first.tags.get(SOURCE_TAG),
-        runs=runs,
-        charts=ordered,
-        status=job_status(list(ordered.values()), runs),
-    )
+    return assemble_job([run_facts(instance, run) for run in job_runs(instance, job_id)])
 
 
 def find_by_idempotency_key(instance: dg.DagsterInstance, key: str) -> str | None:
-    """The job an idempotency key already started, if any."""
+    """The job an idempotency key already started, if any (the earliest, should two have raced)."""
     runs = instance.get_runs(dg.RunsFilter(tags={IDEMPOTENCY_TAG: key}), limit=1, ascending=True)
     return runs[0].tags.get(JOB_TAG, runs[0].run_id) if runs else None
 
@@ -206,25 +279,37 @@ class JobEvent:
         return f"{when}  {self.run_id[:8]}  {self.kind:<24} {self.step or '':<10} {self.message}"
 
 
-def describe(record: dg.EventLogEntry) -> JobEvent:
-    event = record.dagster_event
-    kind = event.event_type_value if event else "LOG"
-    data: dict = {}
-    message = record.user_message or (event.message if event else "") or ""
-    if event and event.event_type == dg.DagsterEventType.ASSET_OBSERVATION:
-        observation = event.asset_observation_data.asset_observation
-        data = {k: v.value for k, v in observation.metadata.items()}
-        kind = f"CHART_{str(data.get('event', 'progress')).upper()}"
-        message = "/".join(observation.asset_key.path) + (f": {data['message']}" if data.get("message") else "")
-    elif event and event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION:
-        message = "/".join(event.asset_key.path) + " materialized"
-    return JobEvent(record.timestamp, record.run_id, kind, record.step_key, message.replace("\n", " ")[:300], data)
-
-
 # bookkeeping an operator does not need to follow a job
 QUIET_EVENTS = {"STEP_OUTPUT", "HANDLED_OUTPUT", "LOADED_INPUT", "ASSET_MATERIALIZATION_PLANNED", "STEP_INPUT",
                 "RESOURCE_INIT_STARTED", "RESOURCE_INIT_SUCCESS", "STEP_WORKER_STARTING", "STEP_WORKER_STARTED",
                 "LOGS_CAPTURED", "ASSET_CHECK_EVALUATION_PLANNED", "PIPELINE_ENQUEUED", "PIPELINE_STARTING"}
+RUN_END_EVENTS = {"PIPELINE_SUCCESS", "PIPELINE_FAILURE", "PIPELINE_CANCELED"}
+
+
+def job_event(timestamp: float, run_id: str, event_type: str | None, step: str | None, message: str,
+              asset_path: list[str] | None = None, metadata: dict | None = None) -> JobEvent:
+    """One event as operators read it, from its fields (an instance record or a GraphQL event)."""
+    kind, data = event_type or "LOG", {}
+    if event_type == "ASSET_OBSERVATION" and asset_path:
+        data = dict(metadata or {})
+        kind = f"CHART_{str(data.get('event', 'progress')).upper()}"
+        message = "/".join(asset_path) + (f": {data['message']}" if data.get("message") else "")
+    elif event_type == "ASSET_MATERIALIZATION" and asset_path:
+        message = "/".join(asset_path) + " materialized"
+    return JobEvent(timestamp, run_id, kind, step, (message or "").replace("\n", " ")[:300], data)
+
+
+def describe(record: dg.EventLogEntry) -> JobEvent:
+    event = record.dagster_event
+    message = record.user_message or (event.message if event else "") or ""
+    path, metadata = None, None
+    if event and event.event_type == dg.DagsterEventType.ASSET_OBSERVATION:
+        observation = event.asset_observation_data.asset_observation
+        path, metadata = list(observation.asset_key.path), {k: v.value for k, v in observation.metadata.items()}
+    elif event and event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION:
+        path = list(event.asset_key.path)
+    return job_event(record.timestamp, record.run_id, event.event_type_value if event else None, record.step_key,
+                     message, path, metadata)
 
 
 def job_events(instance: dg.DagsterInstance, job_id: str, cursors: dict[str, str | None] | None = None
@@ -248,7 +333,7 @@ def cancel_job(instance: dg.DagsterInstance, job_id: str, requested_by: str) -> 
     artifacts) and ends CANCELED. Returns what was done, one line per run."""
     done = []
     for run in job_runs(instance, job_id):
-        if run.status in WAITING:
+        if run.status.value in WAITING:
             instance.report_run_canceled(run, f"Cancelled by {requested_by} before it started.")
             done.append(f"run {run.run_id}: cancelled before it started")
         elif run.status == dg.DagsterRunStatus.STARTED:
@@ -261,18 +346,20 @@ def cancel_job(instance: dg.DagsterInstance, job_id: str, requested_by: str) -> 
 
 def cancel_chart(instance: dg.DagsterInstance, job_id: str, chart: str, requested_by: str) -> str:
     """Cancel one chart of a job: skipped if it has not started, its result dropped if it has;
-    the job's other charts finish."""
-    job = load_job(instance, job_id)
-    state = job.charts.get(chart)
-    if state is None:
-        raise IntelliError(f"job {job_id} has no chart {chart!r}; its charts: {', '.join(job.charts)}")
-    if state.status in FINISHED_CHART:
-        raise IntelliError(f"chart {chart} of job {job_id} is already {state.status}; nothing to cancel")
-    run = instance.get_run_by_id(state.run_id)
-    others = [k for k in charts_of(run) if k != chart and k not in cancelled_charts(run.tags)]
-    if run.status in WAITING and not others:  # its run draws nothing else: cancel the run itself
+    the job's other charts finish. The request is an observation of the chart's asset, so it
+    stays in the audit trail and a remote client can make it through GraphQL too."""
+    action, facts = chart_cancel_plan(load_job(instance, job_id), chart)
+    run = instance.get_run_by_id(facts.run_id)
+    if action == "cancel_run":  # its run draws nothing else: cancel the run itself
         instance.report_run_canceled(run, f"Chart {chart} cancelled by {requested_by} before the run started.")
         return f"chart {chart}: its run {run.run_id} was cancelled before it started"
-    instance.add_run_tags(run.run_id, {cancel_chart_tag(chart): requested_by})
+    instance.report_runless_asset_event(dg.AssetObservation(
+        asset_key=dg.AssetKey(["charts", chart]), partition=facts.partition,
+        description=cancel_request_description(run.run_id, requested_by)))
     instance.report_engine_event(f"Cancel of chart {chart} requested by {requested_by}.", run)
     return f"chart {chart}: cancel requested in run {run.run_id}"
+
+
+__all__ = ["ChartState", "FINAL_JOB", "Job", "JobEvent", "JobNotFound", "RunFacts", "assemble_job", "cancel_chart",
+           "cancel_job", "chart_cancel_plan", "chart_keys", "find_by_idempotency_key", "job_event",
+           "job_events", "load_job", "retry_settings", "retryable"]

@@ -63,9 +63,10 @@ class LensFetch:
 class LensError(IntelliError):
     """A fetch failed; `page` is the page being asked for (1-based), if any."""
 
-    def __init__(self, message: str, page: int | None = None):
+    def __init__(self, message: str, page: int | None = None, transient: bool = False):
         super().__init__(message)
         self.page = page
+        self.transient = transient
 
 
 class LensAuthError(LensError):
@@ -292,7 +293,7 @@ class LensClient:
                     if rate_waits > self.max_attempts * RATE_LIMIT_PATIENCE or wait > MAX_RATE_WAIT:
                         raise LensError(f"page {page}: Lens.org's rate limit refused the request "
                                         f"{_times(rate_waits)}, last asking to wait {_seconds(wait)} s (the plan's "
-                                        f"quota may be used up; Lens.org: {message})", page=page)
+                                        f"quota may be used up; Lens.org: {message})", page=page, transient=True)
                     self._retries += 1
                     self._say(f"lens: waiting {_seconds(wait)} s: Lens.org's rate limit refused page {page}")
                     self._sleep(wait)
@@ -305,7 +306,7 @@ class LensClient:
             errors += 1
             if errors >= self.max_attempts:
                 raise LensError(f"page {page}: the request to Lens.org failed after {errors} attempts; last: {failure}",
-                                page=page)
+                                page=page, transient=True)
             self._retries += 1
             wait = self._delay(errors)
             self._say(f"lens: retrying page {page} in {_seconds(wait)} s (attempt {errors + 1} of "

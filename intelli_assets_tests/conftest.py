@@ -1,4 +1,5 @@
-"""Shared fixtures: real workbooks (skipped without ../shared/data), generated ones, a warm renderer."""
+"""Shared fixtures: real workbooks (skipped without ../shared/data), generated ones, a warm renderer,
+instance homes on SQLite or on a real PostgreSQL (see postgres.py)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,9 @@ from intelli_assets.dataset import Dataset, build_manifest
 from intelli_assets.rendering import FigureRenderer
 from intelli_assets.sample_workbook import write_sample_workbook
 from intelli_assets.sources import FILTERS, read_source
+from intelli_assets_tests.postgres import backend, backend_home, postgres_server
+
+__all__ = ["backend", "backend_home", "postgres_server"]  # fixtures, shared by every test module
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"

@@ -30,11 +30,12 @@ def graphql(url: str, query: str, variables: dict | None = None) -> dict:
     return reply["data"]
 
 
-def prepare_home(home: Path) -> Path:
-    """A new instance home set up as `intelli ui` does before it starts Dagster's processes."""
+def prepare_home(home: Path, **env: str) -> Path:
+    """A new instance home set up as `intelli ui` does before it starts Dagster's processes.
+    `env`: what its dagster.yaml reads besides DAGSTER_HOME (DAGSTER_PG_* for PostgreSQL)."""
     home.mkdir(parents=True, exist_ok=True)
     subprocess.run([sys.executable, "-c", "from intelli_assets.launch import open_instance; open_instance()"],
-                   check=True, env={**os.environ, "DAGSTER_HOME": str(home)}, timeout=120)
+                   check=True, env={**os.environ, "DAGSTER_HOME": str(home), **env}, timeout=120)
     return home
 
 
@@ -47,9 +48,11 @@ LOCATION = """
 @contextmanager
 def dagster_dev(home: Path, **env: str) -> Iterator[str]:
     """`dagster dev` (webserver + daemon) on 127.0.0.1, as `intelli ui` starts it, in its own
-    session; yields its URL once the code location has loaded. The whole process group
-    (daemon, code server, run workers and their Chromium) is killed at the end. Its log goes
-    to `home/dagster-dev.log`: a pipe nobody reads would fill up and stall it."""
+    session; yields its URL once the code location has loaded. `env` reaches every process it
+    starts (for a PostgreSQL home: `InstanceHome.env`, with the DAGSTER_PG_* its dagster.yaml
+    reads). The whole process group (daemon, code server, run workers and their Chromium) is
+    killed at the end. Its log goes to `home/dagster-dev.log`: a pipe nobody reads would fill
+    up and stall it."""
     port = free_port()
     dagster = Path(sys.executable).parent / "dagster"
     log_path = home / "dagster-dev.log"

@@ -32,3 +32,10 @@ def test_records_bench_short():
     out = run_bench("records_bench.py")
     for line in ("results list CSV", "Lens pages", "read + normalise + facets", "ours / baseline", "time ratio"):
         assert line in out
+
+
+def test_report_bench_short():
+    out = run_bench("report_bench.py")
+    for line in ("rendering charts", "landscape report", "PDF print", "report / render",
+                 "0 during the report", "pid unchanged"):
+        assert line in out

@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from intelli_assets.charts import CHARTS, charts_fed_by
 from intelli_assets_tests.bad_inputs import BAD_INPUTS, countries_workbook
 from intelli_assets_tests.conftest import SHARED_DATA, real_workbook
+from intelli_assets_tests.postgres import InstanceHome
 
 INTELLI = [str(Path(sys.executable).parent / "intelli")]  # the console script a user runs
 
@@ -65,8 +67,9 @@ def test_run_real_workbook_json_and_second_process_sees_it(tmp_path):
     assert state["pools"] == {"ai": 2, "charts_cpu": 2, "ingestion_io": 4}
 
 
-def test_same_bytes_under_any_name_are_one_partition(tmp_path, sample_workbook):
-    home = tmp_path / "home"
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_same_bytes_under_any_name_are_one_partition(tmp_path, sample_workbook, backend_home: InstanceHome):
+    home = backend_home.path  # its DAGSTER_PG_* (postgres) are in the environment `intelli` inherits
     first = json.loads(intelli("run", str(sample_workbook), "--charts", "top_patent_countries", "--json",
                                home=home).stdout)
     copy = tmp_path / sample_workbook.name
@@ -80,6 +83,7 @@ def test_same_bytes_under_any_name_are_one_partition(tmp_path, sample_workbook):
     assert third["partition"] == first["partition"] and third["status"] == "success"
     state = instance_state(home)
     assert state["partitions"] == [first["partition"]] and state["runs"] == 3
+    assert backend_home.stored_runs() == {r["run_id"]: "SUCCESS" for r in (first, second, third)}  # in that backend
     stored = list((home / "artifacts" / first["partition"] / "raw").glob("*.xlsx"))
     assert [p.name for p in stored] == [sample_workbook.name]  # the bytes are kept once
 
@@ -132,7 +136,8 @@ def test_demo_renders_all_charts(tmp_path):
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
     assert {k: v["status"] for k, v in report["charts"].items()} == dict.fromkeys(report["charts"], "success")
-    assert len(report["charts"]) == 8
+    assert set(report["charts"]) == set(charts_fed_by(CHARTS, has_records=False))  # a Filters workbook: 8 + map
+    assert len(report["charts"]) == 9 and "jurisdiction_map" in report["charts"]
     forecast = json.loads(Path(report["charts"]["patent_forecast"]["files"]["chart_data"]).read_text())
     assert len(forecast["forecast_ets"]) == 6 and forecast["models"]["arima"]["order"]
 

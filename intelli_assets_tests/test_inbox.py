@@ -9,17 +9,21 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import dagster as dg
 import pytest
 
+from intelli_assets.charts import CHARTS
 from intelli_assets.dataset import file_sha256
 from intelli_assets.defs.common.resources import ArtifactStore
 from intelli_assets.defs.inbox.sensors import InboxFolder, inbox
 from intelli_assets.sample_records import lens_records_of, sample_families, write_results_list_csv
 from intelli_assets.sample_workbook import write_sample_workbook
 from intelli_assets_tests.fake_lens import FakeLens, write_query
+from intelli_assets_tests.postgres import InstanceHome, make_instance_home
 from intelli_assets_tests.servers import dagster_dev, graphql, prepare_home
 from intelli_assets_tests.test_run_hardening import open_home, restore_dagster_home
 from intelli_assets_tests.waiting import wait_for
@@ -98,15 +102,34 @@ LENS_TOKEN = "inbox-lens-token-7f3a9c"
 LENS_FAMILIES = sample_families(60, seed=41)
 
 
-@pytest.fixture(scope="module")
-def daemon(tmp_path_factory):
-    """A real `dagster dev` whose daemon runs the inbox sensor on a temporary DAGSTER_HOME,
-    with a Lens stand-in on loopback for dropped query files."""
-    home = prepare_home(tmp_path_factory.mktemp("inbox") / "home")
-    box = home / "inbox"
-    with FakeLens(records=list(lens_records_of(LENS_FAMILIES)), token=LENS_TOKEN, max_size=50) as lens, \
-            dagster_dev(home, LENS_API_URL=lens.url, LENS_API_TOKEN=LENS_TOKEN) as url:
-        yield url, home, box
+class Daemon(NamedTuple):
+    url: str
+    home: Path
+    box: Path
+    instance_home: InstanceHome
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def daemon(request: pytest.FixtureRequest, tmp_path_factory) -> Iterator[Daemon]:
+    """A real `dagster dev` whose daemon runs the inbox sensor on a temporary DAGSTER_HOME on
+    each backend, with a Lens stand-in on loopback for dropped query files. The backend's
+    variables are in this process's environment too: `intelli` and `open_home` read them."""
+    home = make_instance_home(request, tmp_path_factory.mktemp("inbox") / "home", request.param)
+    prepare_home(home.path, **home.env)
+    with pytest.MonkeyPatch.context() as env, \
+            FakeLens(records=list(lens_records_of(LENS_FAMILIES)), token=LENS_TOKEN, max_size=50) as lens, \
+            dagster_dev(home.path, **home.env, LENS_API_URL=lens.url, LENS_API_TOKEN=LENS_TOKEN) as url:
+        for name, value in home.env.items():
+            if name != "DAGSTER_HOME":  # set per call by the helpers (and restored per test)
+                env.setenv(name, value)
+        yield Daemon(url, home.path, home.path / "inbox", home)
+
+
+def stored_as_in_dagster(daemon: Daemon, jobs: dict[str, dict], names: list[str]) -> None:
+    """Each run of these jobs is in the backend's own runs table with the status Dagster gave."""
+    stored = daemon.instance_home.stored_runs()
+    runs = [run for name in names for run in jobs[name]["runs"]]
+    assert runs and {r["run_id"]: stored.get(r["run_id"]) for r in runs} == {r["run_id"]: r["status"] for r in runs}
 
 
 def ticks(url: str) -> float:
@@ -137,16 +160,17 @@ def finished(home: Path, names: list[str]) -> dict[str, dict] | None:
 
 
 def test_a_dropped_export_becomes_charts_with_no_other_action(daemon):
-    url, home, box = daemon
+    url, home, box, _ = daemon
     write_sample_workbook(box / ".landscape.xlsx.part")
     (box / ".landscape.xlsx.part").rename(box / "landscape.xlsx")  # how a careful copy lands
     jobs = wait_for(lambda: finished(home, ["landscape.xlsx"]), timeout=300, interval=1, message="no job finished")
     job = jobs["landscape.xlsx"]
-    assert job["status"] == "SUCCESS" and job["origin"] == "sensor" and len(job["charts"]) == 8
+    assert job["status"] == "SUCCESS" and job["origin"] == "sensor" and len(job["charts"]) == 9  # 8 + map
     shown = intelli(home, "status", job["job"])  # what an operator sees
     assert shown.returncode == 0 and f"job {job['job']} · SUCCESS" in shown.stdout and "from sensor" in shown.stdout
     for chart in job["charts"].values():
         assert Path(chart["files"]["png"]).read_bytes()[:4] == b"\x89PNG"
+    stored_as_in_dagster(daemon, jobs, ["landscape.xlsx"])
     assert (box / "processed" / "landscape.xlsx").exists()
 
     shutil.copyfile(box / "processed" / "landscape.xlsx", box / "Landscape final.xlsx")  # same bytes, new name
@@ -155,14 +179,15 @@ def test_a_dropped_export_becomes_charts_with_no_other_action(daemon):
 
 
 def test_a_results_list_and_a_lens_query_dropped_become_charts(daemon, tmp_path):
-    url, home, box = daemon
+    url, home, box, _ = daemon
     write_results_list_csv(tmp_path / "soil list.csv", sample_families(80, seed=42)).rename(box / "soil list.csv")
     write_query(tmp_path, "soil-lens", page_size=50).rename(box / "soil-lens.lens.json")
     names = ["soil list.csv", "soil-lens.lens.json"]
     jobs = wait_for(lambda: finished(home, names), timeout=400, interval=1, message="no job finished")
     for name in names:
         assert jobs[name]["status"] == "SUCCESS", jobs[name]
-        assert len(jobs[name]["charts"]) == 8 and all(c["status"] == "success" for c in jobs[name]["charts"].values())
+        assert set(jobs[name]["charts"]) == set(CHARTS)  # record-level sources feed every chart
+        assert all(c["status"] == "success" for c in jobs[name]["charts"].values())
     assert jobs["soil-lens.lens.json"]["partition"].startswith("soil-lens-")
     fetches = list((home / "artifacts" / jobs["soil-lens.lens.json"]["partition"] / "raw" / "fetches").iterdir())
     publications = sum(len(f.publications) for f in LENS_FAMILIES)
@@ -173,24 +198,26 @@ def test_a_results_list_and_a_lens_query_dropped_become_charts(daemon, tmp_path)
              timeout=120, interval=1, message="dropping a Lens query again did not fetch it again")
     jobs = wait_for(lambda: finished(home, ["again.lens.json"]), timeout=300, interval=1, message="no refetch")
     assert jobs["again.lens.json"]["status"] == "SUCCESS"
+    stored_as_in_dagster(daemon, jobs, [*names, "again.lens.json"])
     assert len(list(fetches[0].parent.iterdir())) == 2  # both fetches kept
 
 
 def test_a_broken_file_is_rejected_with_its_reason_and_good_ones_go_through(daemon):
-    url, home, box = daemon
+    url, home, box, _ = daemon
     write_sample_workbook(box / "good-a.xlsx", seed=21)
     (box / "broken.xlsx").write_bytes(b"PK\x03\x04 truncated zip")
     write_sample_workbook(box / "good-b.xlsx", seed=22)
     jobs = wait_for(lambda: finished(home, ["good-a.xlsx", "good-b.xlsx"]), timeout=300, interval=1,
                     message="the good files' jobs did not finish")
     assert jobs["good-a.xlsx"]["status"] == jobs["good-b.xlsx"]["status"] == "SUCCESS"
+    stored_as_in_dagster(daemon, jobs, ["good-a.xlsx", "good-b.xlsx"])
     reason = (box / "rejected" / "broken.xlsx.reason.txt").read_text()
     assert "broken.xlsx" in reason and "not an Excel workbook" in reason
     assert (box / "rejected" / "broken.xlsx").read_bytes() == b"PK\x03\x04 truncated zip"  # kept, not deleted
 
 
 def test_a_file_copied_slowly_is_read_once_complete(daemon, tmp_path):
-    url, home, box = daemon
+    url, home, box, _ = daemon
     whole = write_sample_workbook(tmp_path / "slow.xlsx", seed=31).read_bytes()
     target = box / "slow.xlsx"
     chunk = len(whole) // 30 + 1
@@ -204,12 +231,16 @@ def test_a_file_copied_slowly_is_read_once_complete(daemon, tmp_path):
     assert ticks(url) > before  # the sensor looked while the copy went on
     jobs = wait_for(lambda: finished(home, ["slow.xlsx"]), timeout=300, interval=1, message="no job finished")
     assert jobs["slow.xlsx"]["status"] == "SUCCESS"
+    stored_as_in_dagster(daemon, jobs, ["slow.xlsx"])
     stored = home / "artifacts" / jobs["slow.xlsx"]["partition"] / "raw" / "slow.xlsx"
     assert file_sha256(stored) == file_sha256(box / "processed" / "slow.xlsx") and stored.read_bytes() == whole
 
 
+# SQLite only: the slowest test of the suite; the other daemon tests cover PostgreSQL, and 20
+# more runs there would add minutes (dagster-postgres opens a connection per query)
+@pytest.mark.parametrize("daemon", ["sqlite"], indirect=True)
 def test_twenty_drops_at_once_are_twenty_datasets_and_twenty_jobs(daemon, tmp_path):
-    url, home, box = daemon
+    url, home, box, _ = daemon
     staging = tmp_path / "staging"
     names = [f"batch-{n:02d}.xlsx" for n in range(20)]
     for n, name in enumerate(names):
@@ -227,6 +258,7 @@ def test_twenty_drops_at_once_are_twenty_datasets_and_twenty_jobs(daemon, tmp_pa
     batch = {n: jobs[n] for n in names}
     assert len({j["partition"] for j in batch.values()}) == 20 and len({j["job"] for j in batch.values()}) == 20
     statuses = sorted(j["status"] for j in batch.values())
+    stored_as_in_dagster(daemon, jobs, names)
     assert statuses == ["SUCCESS"] * 20 or statuses == ["CANCELLED"] + ["SUCCESS"] * 19, statuses
     if queued:
         assert jobs_of(home)[[n for n in names if batch[n]["job"] == queued[-1]][0]]["status"] == "CANCELLED"

@@ -105,11 +105,11 @@ def small_figure(label: str) -> go.Figure:
 def real_charts():
     data = read_source(real_workbook(WORKBOOK))
     dataset = Dataset(data.facets, build_manifest(data.facets, data, {}))
-    return [spec.run(dataset, {}, Style()) for spec in CHARTS.values()]
+    return [spec.run(dataset, {}, Style()) for spec in CHARTS.values() if not spec.needs_records]
 
 
-def test_both_engines_draw_the_eight_charts_of_a_real_workbook_alike(real_charts):
-    assert len(real_charts) == 8
+def test_both_engines_draw_the_charts_of_a_real_workbook_alike(real_charts):
+    assert len(real_charts) == 9  # the eight facet charts and the map (its outlines from the package, both engines)
     with EngineRenderer("fast") as fast, EngineRenderer("kaleido") as kaleido:
         for chart in real_charts:
             a = fast.render(chart.figure, ["png", "svg"], preview_scale=PREVIEW_SCALE)

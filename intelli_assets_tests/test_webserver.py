@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from intelli_assets.charts import CHARTS
+from intelli_assets.charts import CHARTS, charts_fed_by
+from intelli_assets_tests.postgres import InstanceHome, make_instance_home
 from intelli_assets_tests.servers import dagster_dev as start_dagster_dev
 from intelli_assets_tests.servers import graphql, prepare_home
 from intelli_assets_tests.waiting import wait_for
@@ -41,14 +42,17 @@ mutation Launch($params: ExecutionParams!) {
 RUN_STATUS = "query Status($id: ID!) { runOrError(runId: $id) { ... on Run { status } } }"
 
 
-@pytest.fixture(scope="module")
-def home(tmp_path_factory):
-    return prepare_home(tmp_path_factory.mktemp("ui") / "home")
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def home(request: pytest.FixtureRequest, tmp_path_factory) -> InstanceHome:
+    """One instance home per backend; every test of the module runs against each."""
+    home = make_instance_home(request, tmp_path_factory.mktemp("ui") / "home", request.param)
+    prepare_home(home.path, **home.env)
+    return home
 
 
 @pytest.fixture(scope="module")
-def dagster_dev(home):
-    with start_dagster_dev(home) as url:
+def dagster_dev(home: InstanceHome):
+    with start_dagster_dev(home.path, **home.env) as url:
         yield url
 
 
@@ -107,14 +111,14 @@ def latest_chart_materializations(env: dict) -> dict[str, list]:
                                      check=True).stdout)
 
 
-def test_materialize_one_chart_then_every_chart_like_the_ui(dagster_dev, home, sample_workbook):
+def test_materialize_one_chart_then_every_chart_like_the_ui(dagster_dev, home: InstanceHome, sample_workbook):
     # the dataset comes in through the CLI (as the inbox sensor will); the charts from the "UI"
     intelli = Path(sys.executable).parent / "intelli"
-    env = {**os.environ, "DAGSTER_HOME": str(home)}
+    env = {**os.environ, **home.env}
     # the bound is a hang guard: a child process left holding the output pipe would block forever
     ingest = subprocess.run([str(intelli), "run", str(sample_workbook), "--charts", "patent_evolution", "--json"],
                             capture_output=True, text=True, env=env, check=True, timeout=300)
-    partition = json.loads(ingest.stdout)["partition"]
+    partition, ingest_run = (json.loads(ingest.stdout)[k] for k in ("partition", "run_id"))
 
     # one chart, re-rendered with its own settings: only that chart runs
     one = launch_and_wait(dagster_dev, partition, ["top_patent_countries"],
@@ -125,8 +129,13 @@ def test_materialize_one_chart_then_every_chart_like_the_ui(dagster_dev, home, s
     assert json.loads(countries.read_text())["meta"]["params"] == {"top_n": 5}
     assert json.loads(countries.with_name("settings.json").read_text())["style"]["language"] == "en"
 
-    every = launch_and_wait(dagster_dev, partition, list(CHARTS))
+    every = launch_and_wait(dagster_dev, partition, list(CHARTS))  # "Materialize all" on a Filters workbook
     latest = latest_chart_materializations(env)
-    assert {k: v[:2] for k, v in latest.items()} == {k: [every, partition] for k in CHARTS}
+    fed = charts_fed_by(CHARTS, has_records=False)  # the record-level charts are skipped, not failed
+    assert {k: v[:2] for k, v in latest.items() if v} == {k: [every, partition] for k in fed}
+    assert all(latest[k] is None for k in CHARTS if k not in fed)
+    latest = {k: v for k, v in latest.items() if v}
     assert all(Path(v[2]).stat().st_size > 20_000 for v in latest.values())
     assert countries.exists()  # the earlier render, with other params, is kept
+    runs = home.stored_runs()  # the backend's own runs table: the CLI's run and the UI's are in one place
+    assert {run: runs.get(run) for run in (ingest_run, one, every)} == dict.fromkeys((ingest_run, one, every), "SUCCESS")

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install Intelli Assets into .venv at the project root (and Chromium for rendering).
 #   scripts/install.sh          runtime only
-#   scripts/install.sh --test   plus the test tools
+#   scripts/install.sh --test   plus the test tools and PostgreSQL's server (the tests start one)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # the UI test drives the system Chromium with Playwright: never download Playwright's browsers
@@ -13,9 +13,10 @@ python_bin="${PYTHON:-python3}"
 sudo_cmd=""
 [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1 && sudo_cmd="sudo"
 
+apt_updated=""
 apt_install() {
   command -v apt-get >/dev/null 2>&1 || return 1
-  $sudo_cmd apt-get update -qq
+  [ -n "$apt_updated" ] || { $sudo_cmd apt-get update -qq && apt_updated=1; }
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "$@" >/dev/null
 }
 
@@ -37,6 +38,24 @@ if ! have_browser; then
   if ! apt_install chromium fonts-liberation; then
     echo "!! no Chromium found. Install Chromium or Google Chrome, or set BROWSER_PATH to one." >&2
     echo "   (macOS: brew install --cask chromium; Fedora: dnf install chromium)" >&2
+    exit 1
+  fi
+fi
+
+# the tests start their own PostgreSQL from Debian's binaries (intelli_assets_tests/postgres.py);
+# the package's default cluster is not wanted: nothing would use it
+have_debian_postgres() {
+  compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null
+}
+if [ -n "$extras" ] && ! have_debian_postgres; then
+  echo "==> installing Debian's postgresql (the tests start a real PostgreSQL)"
+  if apt_install postgresql-common; then
+    $sudo_cmd sed -i 's/^#* *create_main_cluster *=.*/create_main_cluster = false/' \
+      /etc/postgresql-common/createcluster.conf
+    apt_install postgresql
+  elif ! command -v initdb >/dev/null 2>&1; then
+    echo "!! no PostgreSQL server found. Install it (Debian/Ubuntu: apt-get install postgresql;" >&2
+    echo "   macOS: brew install postgresql) so that initdb and pg_ctl are on PATH." >&2
     exit 1
   fi
 fi

@@ -3,15 +3,27 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
 
-from intelli_assets.charts import bars, forecast, timeseries, treemap
-from intelli_assets.charts.base import Chart, ChartSpec, Param
+from intelli_assets.charts import (
+    bars,
+    citations,
+    families,
+    flows,
+    forecast,
+    heatmaps,
+    timeseries,
+    treemap,
+    worldmap,
+)
+from intelli_assets.charts.base import Chart, ChartSpec, Param, RecordsRequiredError
 from intelli_assets.errors import ChartParamError
 
 CHARTS: dict[str, ChartSpec] = {
     spec.key: spec
-    for spec in (*bars.SPECS, *timeseries.SPECS, *forecast.SPECS, *treemap.SPECS)
+    for spec in (*bars.SPECS, *timeseries.SPECS, *forecast.SPECS, *treemap.SPECS, *worldmap.SPECS,
+                 *heatmaps.SPECS, *flows.SPECS, *families.SPECS, *citations.SPECS)
 }
 
 
@@ -19,6 +31,21 @@ def get_chart(key: str) -> ChartSpec:
     if key not in CHARTS:
         raise ChartParamError(f"unknown chart {key!r}; available: {', '.join(CHARTS)}")
     return CHARTS[key]
+
+
+def charts_fed_by(keys: Iterable[str], has_records: bool) -> list[str]:
+    """The rule for "all charts" of a source: every chart when the source has records (an
+    Espacenet results list, a Lens query); without records (a Filters workbook, pre-aggregated
+    counts only) the charts that do not need them. The launch config applies it to `--charts
+    all` and the inbox; the charts step to a run that selected every chart (the main job, from
+    the UI). A record-level chart asked for by name is never dropped: it fails with
+    `RecordsRequiredError`'s one sentence."""
+    return [key for key in keys if has_records or not get_chart(key).needs_records]
+
+
+def selects_every_chart(keys: Iterable[str]) -> bool:
+    """A selection of every chart is "all" (the main job, Materialize all), not a choice."""
+    return set(keys) >= set(CHARTS)
 
 
 SCHEMAS_DIR = Path(__file__).resolve().parent.parent / "schemas"
@@ -29,4 +56,5 @@ def chart_data_schema(key: str) -> dict:
     return json.loads((SCHEMAS_DIR / f"{get_chart(key).key}.json").read_text())
 
 
-__all__ = ["CHARTS", "Chart", "ChartSpec", "Param", "chart_data_schema", "get_chart"]
+__all__ = ["CHARTS", "Chart", "ChartSpec", "Param", "RecordsRequiredError", "chart_data_schema", "charts_fed_by",
+           "get_chart", "selects_every_chart"]

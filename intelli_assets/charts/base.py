@@ -12,7 +12,7 @@ import plotly.graph_objects as go
 
 from intelli_assets.charts.labels import label
 from intelli_assets.dataset import Dataset
-from intelli_assets.errors import ChartParamError, EmptyFacetError
+from intelli_assets.errors import ChartParamError, EmptyFacetError, MissingFacetError
 from intelli_assets.espacenet import ESPACENET_ROW_CAPS
 from intelli_assets.forecast_worker import Forecaster
 from intelli_assets.style import FONT_FAMILY, Style
@@ -52,6 +52,22 @@ class Chart:
 BuildFn = Callable[[Dataset, dict, Style], Chart]
 
 
+RECORDS = "records"  # the `facet` of charts drawn from the records table, not from a facet
+
+
+class RecordsRequiredError(MissingFacetError):
+    """A record-level chart was asked of a dataset without records (a Filters workbook)."""
+
+
+def records_required_message(key: str, dataset: Dataset) -> str:
+    """The one sentence a record-level chart fails with on a dataset that has no records."""
+    what = ("a Filters workbook, which holds only pre-aggregated counts"
+            if dataset.manifest.get("source_type", "espacenet_excel") == "espacenet_excel"
+            else "a dataset without its records table")
+    return (f"chart {key!r} needs one row per publication (an Espacenet results list or a Lens.org query), "
+            f"and dataset {dataset.manifest.get('partition_key', '?')} is {what}.")
+
+
 @dataclass(frozen=True)
 class ChartSpec:
     key: str
@@ -64,6 +80,9 @@ class ChartSpec:
     # charts that fit models take the run's Forecaster: as the 4th argument of `build`, and
     # in `prefetch`, which starts the fits before the chart is built
     prefetch: Callable[[Dataset, dict, Forecaster], None] | None = None
+    # drawn from `dataset.records` (one row per publication: results lists, Lens queries),
+    # which a Filters workbook does not have; `facet` is then RECORDS
+    needs_records: bool = False
 
     @property
     def fits_models(self) -> bool:
@@ -84,7 +103,11 @@ class ChartSpec:
             forecaster: Forecaster | None = None) -> Chart:
         """Validate, then build: bad params fail before any data is touched."""
         clean = self.validate_params(params)
-        dataset.facet(self.facet)  # fail clearly when the sheet is missing
+        if self.needs_records:
+            if dataset.records is None:
+                raise RecordsRequiredError(records_required_message(self.key, dataset))
+        else:
+            dataset.facet(self.facet)  # fail clearly when the sheet is missing
         if self.fits_models:
             chart = self.build(dataset, clean, style, forecaster or Forecaster())
         else:
@@ -204,3 +227,33 @@ def facet_total(rows: pd.DataFrame, facet: str) -> int:
             f"every count in the {facet!r} facet is 0 ({len(rows)} rows); there are no documents to chart"
         )
     return total
+
+
+def notice_figure(message: str, style: Style) -> go.Figure:
+    """A chart with nothing to draw but a sentence saying why (e.g. a source without citation
+    data): an empty frame, the sentence wrapped in its middle."""
+    fonts = style.fonts
+    lines = textwrap.wrap(message, max(30, int(style.width * 0.7 / (fonts.axis_label * 0.55))))
+    fig = go.Figure()
+    fig.add_annotation(text="<br>".join(plotly_text(line) for line in lines), xref="paper", yref="paper",
+                       x=0.5, y=0.5, showarrow=False, align="center",
+                       font={"size": fonts.axis_label, "color": style.colors.text})
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    return fig
+
+
+def starred(notes: list[str]) -> list[str]:
+    """Footnotes marked *, **, *** in the order given (a note's own leading stars are dropped)."""
+    return [f"{'*' * (i + 1)} {note.lstrip('* ').strip()}" for i, note in enumerate(notes)]
+
+
+def tighten_bottom(fig: go.Figure, px: int) -> int:
+    """Take `px` off the bottom margin `apply_layout` keeps for an x-axis title, for charts
+    without one (a table, a map): the figure gets shorter and its footnotes move up with it.
+    Returns the new height."""
+    fig.update_layout(height=fig.layout.height - px, margin={"b": fig.layout.margin.b - px})
+    for note in fig.layout.annotations:
+        if note.yref == "paper" and note.y == 0 and note.yanchor == "top" and note.yshift is not None:
+            note.yshift += px
+    return int(fig.layout.height)

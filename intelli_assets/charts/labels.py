@@ -104,6 +104,125 @@ LABELS: dict[str, dict[str, str]] = {
     "title_trends": {"es": "Tendencia anual y acumulada", "en": "Annual and cumulative trend"},
     "title_forecast": {"es": "Pronóstico de publicaciones", "en": "Publication forecast"},
     "title_treemap": {"es": "Top {n} subgrupos CPC", "en": "Top {n} CPC subgroups"},
+    # --- record-level charts (results lists, Lens.org) and the map -----------------------------
+    "families_count": {"es": "Número de familias", "en": "Number of families"},
+    "first_filing_year": {"es": "Año de primera presentación", "en": "First filing year"},
+    "cpc_subclass": {"es": "Subclase CPC", "en": "CPC subclass"},
+    "family_size_axis": {"es": "Tamaño de la familia (miembros)", "en": "Family size (members)"},
+    "publication_year_axis": {"es": "Año de publicación", "en": "Publication year"},
+    "title_applicant_year": {"es": "Top {n} solicitantes por año de primera presentación",
+                             "en": "Top {n} applicants by first filing year"},
+    "title_tech_jurisdiction": {"es": "Top {n} subclases CPC por jurisdicción",
+                                "en": "Top {n} CPC subclasses by jurisdiction"},
+    "title_priority_flows": {"es": "Del país de prioridad a la jurisdicción de presentación",
+                             "en": "From priority country to filing jurisdiction"},
+    "title_family_size": {"es": "Distribución del tamaño de las familias", "en": "Family size distribution"},
+    "title_legal_status": {"es": "Estado legal por año de publicación", "en": "Legal status by publication year"},
+    "title_most_cited": {"es": "Las {n} familias más citadas", "en": "The {n} most cited families"},
+    "title_map": {"es": "Jurisdicciones de presentación", "en": "Filing jurisdictions"},
+    "note_applicant_year": {
+        "es": "* Cada celda cuenta las familias de un solicitante cuya primera presentación (la prioridad más "
+        "antigua) fue ese año; una familia con varios solicitantes cuenta una vez para cada uno.",
+        "en": "* Each cell counts the families of an applicant first filed (earliest priority) in that year; a "
+        "family with several applicants counts once for each.",
+    },
+    "note_year_fallback": {
+        "es": "** {n} familias sin fecha de prioridad se ubican en el año de su primera publicación.",
+        "en": "** {n} families without a priority date are placed in the year of their first publication.",
+    },
+    "note_year_fallback_one": {
+        "es": "** 1 familia sin fecha de prioridad se ubica en el año de su primera publicación.",
+        "en": "** 1 family without a priority date is placed in the year of its first publication.",
+    },
+    "note_tech_jurisdiction": {
+        "es": "* Cada celda cuenta las familias con algún símbolo CPC de la subclase y una publicación en la "
+        "jurisdicción: una familia cuenta una vez por subclase y por jurisdicción.",
+        "en": "* Each cell counts the families with a CPC symbol in the subclass and a publication in the "
+        "jurisdiction: a family counts once per subclass and per jurisdiction.",
+    },
+    "note_flows": {
+        "es": "* Cada flujo cuenta las familias con una prioridad en el país de la izquierda y una publicación en "
+        "la jurisdicción de la derecha; una familia con varias cuenta en cada par. Junto a cada código, su "
+        "número de familias.",
+        "en": "* Each flow counts the families with a priority in the country on the left and a publication in "
+        "the jurisdiction on the right; a family with several counts in each pair. Beside each code, its "
+        "number of families.",
+    },
+    "note_flows_missing": {
+        "es": "** No se muestran {n} familias sin país de prioridad en la fuente.",
+        "en": "** {n} families whose source names no priority country are not shown.",
+    },
+    "note_family_size": {
+        "es": "* Cada familia cuenta una vez. Tamaño: los miembros de su familia simple según la fuente, o, si "
+        "la fuente no lo dice, sus publicaciones en este conjunto de datos.",
+        "en": "* Each family counts once. Size: the members of its simple family as the source reports them, "
+        "or, where the source does not say, its publications in this dataset.",
+    },
+    "note_legal_status": {
+        "es": "* Cada publicación cuenta una vez, en su año de publicación y con su propio estado legal (los "
+        "miembros de una familia pueden diferir).",
+        "en": "* Each publication counts once, in its publication year and under its own legal status (members "
+        "of one family can differ).",
+    },
+    "note_legal_groups": {
+        "es": "** Vigente: concedida o en vigor; en trámite: solicitud pendiente; inactiva: caducada, expirada, "
+        "retirada o denegada; desconocido: la fuente no lo indica.",
+        "en": "** Active: granted or in force; pending: application not yet decided; inactive: lapsed, "
+        "expired, withdrawn or refused; unknown: the source does not say.",
+    },
+    "note_most_cited": {
+        "es": "* Cada familia aparece una vez, con el recuento «citada por» de su miembro más citado; no se "
+        "suman los de sus miembros, porque una patente que cita suele citar a varios.",
+        "en": "* Each family appears once, with the cited-by count of its most cited member; members' counts "
+        "are not added up, since one citing patent often cites several of them.",
+    },
+    "note_map_families": {
+        "es": "* Cada familia cuenta una vez en cada jurisdicción donde tiene una publicación.",
+        "en": "* Each family counts once in each jurisdiction where it has a publication.",
+    },
+    "note_map_publications": {
+        "es": "* Cada publicación cuenta una vez, en su jurisdicción.",
+        "en": "* Each publication counts once, in its jurisdiction.",
+    },
+    "note_map_aside": {
+        "es": "** Las oficinas regionales e internacionales (EP, WO...) no son un país: se listan junto al mapa.",
+        "en": "** Regional and international offices (EP, WO...) are not one country: they are listed beside "
+        "the map.",
+    },
+    "note_map_small": {
+        "es": "*** Un punto marca las jurisdicciones demasiado pequeñas para el mapa ({codes}).",
+        "en": "*** A dot marks the jurisdictions too small for the map ({codes}).",
+    },
+    "rank_note_families": {
+        "es": "* {country} ocupa el puesto {rank} con {count} familias.",
+        "en": "* {country} ranks {rank} with {count} families.",
+    },
+    "map_aside_title": {"es": "Oficinas regionales e<br>internacionales", "en": "Regional and<br>international offices"},
+    "no_citations": {
+        "es": "Esta fuente no tiene datos de citas: los recuentos «citada por» vienen de Lens.org (o de la columna "
+        "«Cited by» de una lista de resultados), y ninguna de sus {n} publicaciones tiene uno.",
+        "en": "This source has no citation data: cited-by counts come from Lens.org (or a results list's "
+        "'Cited by' column), and none of its {n} publications has one.",
+    },
+    "no_priority": {
+        "es": "Esta fuente no indica países de prioridad: ninguna de sus {n} familias tiene uno (una lista de "
+        "resultados los trae si incluye la columna «Priority numbers»).",
+        "en": "This source names no priority countries: none of its {n} families has one (a results list has "
+        "them when it includes the 'Priority numbers' column).",
+    },
+    "status_active": {"es": "Vigente", "en": "Active"},
+    "status_pending": {"es": "En trámite", "en": "Pending"},
+    "status_inactive": {"es": "Inactiva", "en": "Inactive"},
+    "status_unknown": {"es": "Desconocido", "en": "Unknown"},
+    "col_rank": {"es": "#", "en": "#"},
+    "col_family": {"es": "Publicación más citada", "en": "Most cited member"},
+    "col_title": {"es": "Título", "en": "Title"},
+    "col_applicants": {"es": "Solicitantes", "en": "Applicants"},
+    "col_first_filing": {"es": "1.ª presentación", "en": "First filed"},
+    "col_publications": {"es": "Publicaciones", "en": "Publications"},
+    "col_cited_by": {"es": "Citada por", "en": "Cited by"},
+    "flows_left": {"es": "País de prioridad", "en": "Priority country"},
+    "flows_right": {"es": "Jurisdicción de presentación", "en": "Filing jurisdiction"},
 }
 
 

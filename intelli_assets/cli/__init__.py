@@ -16,6 +16,8 @@ from pathlib import Path
 
 from intelli_assets.cli.describe import add_commands as add_describe_commands
 from intelli_assets.cli.jobs import add_commands as add_job_commands
+from intelli_assets.cli.remote import add_commands as add_remote_commands
+from intelli_assets.cli.report import add_commands as add_report_commands
 from intelli_assets.errors import IntelliError, InvalidSourceError
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
@@ -97,7 +99,7 @@ def cmd_run(args: argparse.Namespace, path: Path | None = None) -> int:
     try:
         from intelli_assets.launch import open_instance, parse_overrides, print_report, run_workbook, select_charts
 
-        charts = select_charts(args.charts)
+        charts = select_charts(args.charts, path)  # 'all': what this source can feed
         overrides = parse_overrides(args.set or [])
         instance = open_instance()
         progress = None if args.json else (lambda line: print(line, file=sys.stderr, flush=True))
@@ -189,7 +191,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=func)
 
     add_job_commands(sub)
+    add_remote_commands(sub)
     add_describe_commands(sub)
+    add_report_commands(sub)
 
     p = sub.add_parser("charts", help="list the chart catalogue and parameters")
     p.set_defaults(func=cmd_charts)

@@ -7,6 +7,8 @@ import json
 import sys
 import time
 
+from intelli_assets.cli.remote import add_url_argument, client_for, print_job
+
 EXIT_OK, EXIT_FAILED = 0, 1
 FINAL = {"SUCCESS", "PARTIAL_SUCCESS", "FAILED", "CANCELLED"}
 
@@ -15,28 +17,30 @@ def print_json(data: object) -> None:
     print(json.dumps(data, ensure_ascii=False, indent=None))
 
 
-def cmd_status(args: argparse.Namespace) -> int:
-    from intelli_assets.jobs import job_events, load_job
-    from intelli_assets.launch import open_instance
+def remote_events(client, job_id: str) -> list:  # noqa: ANN001 - an IntelliClient
+    from intelli_assets.client.facts import event_of
 
-    instance = open_instance()
-    job = load_job(instance, args.job)
-    events, _ = job_events(instance, job.job_id)
+    events = [event_of(raw) for run in client.job_runs(job_id) for raw in client.run_events(run["runId"])]
+    return sorted((e for e in events if e is not None), key=lambda e: e.timestamp)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    if args.url:
+        with client_for(args) as client:
+            job = client.job(args.job)
+            events = remote_events(client, job.job_id)
+    else:
+        from intelli_assets.jobs import job_events, load_job
+        from intelli_assets.launch import open_instance
+
+        instance = open_instance()
+        job = load_job(instance, args.job)
+        events, _ = job_events(instance, job.job_id)
     if args.json:
         recent = events[-args.events:] if args.events > 0 else []
         print_json({**job.to_dict(), "last_events": [e.to_dict() for e in recent]})
         return EXIT_OK
-    print(f"job {job.job_id} · {job.status} · partition {job.partition} · from {job.origin}"
-          + (f" by {job.requested_by}" if job.requested_by else "")
-          + (f" · idempotency key {job.idempotency_key}" if job.idempotency_key else ""))
-    print(f"  runs: {', '.join(f'{r.run_id[:8]} {r.status.value}' for r in job.runs)}")
-    for key, state in job.charts.items():
-        tries = f"  ({state.attempts} attempts)" if state.attempts > 1 else ""
-        print(f"  {key:<26} {state.status}{tries}")
-        for name, path in state.files.items():
-            print(f"      {name:<10} {path}")
-        if state.error:
-            print(f"      error: {state.error}")
+    print_job(job)
     recent = events[-args.events:] if args.events > 0 else []
     if recent:
         print("  last events:")
@@ -46,6 +50,15 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_retry(args: argparse.Namespace) -> int:
+    if args.url:  # launched on the deployment; returns when the job has ended again
+        with client_for(args) as client:
+            launched = client.retry(args.job, args.chart)
+            job = client.wait(launched.job)
+        if args.json:
+            print_json({**job.to_dict(), "run_id": launched.run_id})
+        else:
+            print_job(job)
+        return EXIT_OK if job.charts[args.chart].status == "success" else EXIT_FAILED
     from intelli_assets.launch import open_instance, print_report, retry_chart
 
     progress = None if args.json else (lambda line: print(line, file=sys.stderr, flush=True))
@@ -60,12 +73,16 @@ def cmd_retry(args: argparse.Namespace) -> int:
 
 
 def cmd_cancel(args: argparse.Namespace) -> int:
-    from intelli_assets.jobs import cancel_chart, cancel_job
-    from intelli_assets.launch import open_instance, requester
+    if args.url:
+        with client_for(args) as client:
+            lines = [client.cancel_chart(args.job, args.chart)] if args.chart else client.cancel_job(args.job)
+    else:
+        from intelli_assets.jobs import cancel_chart, cancel_job
+        from intelli_assets.launch import open_instance, requester
 
-    instance = open_instance()
-    who = requester(args.requested_by)
-    lines = [cancel_chart(instance, args.job, args.chart, who)] if args.chart else cancel_job(instance, args.job, who)
+        instance = open_instance()
+        who = requester(args.requested_by)
+        lines = [cancel_chart(instance, args.job, args.chart, who)] if args.chart else cancel_job(instance, args.job, who)
     if args.json:
         print_json({"job": args.job, "chart": args.chart, "done": lines})
     else:
@@ -74,6 +91,12 @@ def cmd_cancel(args: argparse.Namespace) -> int:
 
 
 def cmd_events(args: argparse.Namespace) -> int:
+    if args.url:  # the webserver's websocket subscription (polling where it is refused)
+        with client_for(args) as client:
+            events = client.events(args.job) if args.follow else iter(remote_events(client, args.job))
+            for event in events:
+                print(json.dumps(event.to_dict(), ensure_ascii=False) if args.json else event.line(), flush=True)
+        return EXIT_OK
     from intelli_assets.jobs import job_events, load_job
     from intelli_assets.launch import open_instance
 
@@ -90,7 +113,7 @@ def cmd_events(args: argparse.Namespace) -> int:
             for event in events:
                 print(json.dumps(event.to_dict(), ensure_ascii=False) if args.json else event.line(), flush=True)
             return EXIT_OK
-        time.sleep(0.5)  # polling the event log; the webserver's subscription is for remote clients
+        time.sleep(0.5)  # polling the local event log; with --url, the webserver's subscription
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
@@ -120,6 +143,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("job", help="job id (printed by intelli run) or run id")
     p.add_argument("--events", type=int, default=10, help="how many recent events to show")
     p.add_argument("--json", action="store_true")
+    add_url_argument(p)
     p.set_defaults(func=cmd_status)
 
     p = sub.add_parser("retry", help="re-draw one chart of a job, with the job's settings")
@@ -127,6 +151,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--chart", required=True)
     p.add_argument("--requested-by", help="who asks (default: $USER)")
     p.add_argument("--json", action="store_true")
+    add_url_argument(p)
     p.set_defaults(func=cmd_retry)
 
     p = sub.add_parser("cancel", help="cancel a job, or one chart of it")
@@ -134,12 +159,14 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--chart", help="cancel only this chart; the others finish")
     p.add_argument("--requested-by", help="who asks (default: $USER)")
     p.add_argument("--json", action="store_true")
+    add_url_argument(p)
     p.set_defaults(func=cmd_cancel)
 
     p = sub.add_parser("events", help="a job's events, oldest first")
     p.add_argument("job")
     p.add_argument("--follow", action="store_true", help="keep printing until the job ends")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
+    add_url_argument(p)
     p.set_defaults(func=cmd_events)
 
     p = sub.add_parser("audit", help="every chart materialization of a dataset, files checked against their sha256")

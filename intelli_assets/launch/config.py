@@ -4,11 +4,12 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
-from intelli_assets.charts import CHARTS, get_chart
+from intelli_assets.charts import CHARTS, charts_fed_by, get_chart
 from intelli_assets.defs.charts.assets import ChartsConfig, ChartStyleConfig, validated_settings
 from intelli_assets.errors import ChartParamError, IntelliError
 from intelli_assets.rendering import ENGINES
@@ -36,9 +37,26 @@ def parse_overrides(pairs: list[str]) -> dict[str, Any]:
     return out
 
 
-def select_charts(spec: str) -> list[str]:
+def source_has_records(source: str | Path | None) -> bool:
+    """Does this source give one row per publication (a results list, a Lens query)? A file
+    whose kind cannot be told counts as having them: its validation names what is wrong."""
+    if source is None:
+        return True
+    from intelli_assets.sources import FILTERS, source_kind
+
+    try:
+        return source_kind(source) != FILTERS
+    except (IntelliError, OSError):
+        return True
+
+
+def select_charts(spec: str, source: str | Path | None = None) -> list[str]:
+    """The chart keys of `--charts`: 'all' is every chart the source can feed (a Filters
+    workbook, pre-aggregated counts only, feeds all but the record-level charts; see
+    `charts_fed_by`), a comma-separated list is taken as asked: a record-level chart named for
+    a Filters workbook is attempted and fails with one sentence saying why."""
     if spec.strip() == "all":
-        return list(CHARTS)
+        return charts_fed_by(CHARTS, source_has_records(source))
     keys = [k.strip() for k in spec.split(",") if k.strip()]
     for key in keys:
         get_chart(key)

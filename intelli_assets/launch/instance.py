@@ -17,6 +17,7 @@ from intelli_assets.defs.runs.ownership import fail_orphaned_runs
 
 INSTANCE_TEMPLATE = Path(__file__).resolve().parent.parent / "dagster.yaml"
 POOL_LIMITS = {"ingestion_io": 4, "charts_cpu": 2, "ai": 2}  # the old backend's Celery queue sizes
+DATABASE_LOCK_KEY = 0x1A7E11_5E7  # any fixed bigint: PostgreSQL's advisory lock for our set-up
 
 
 
@@ -45,6 +46,26 @@ def setup_lock(home: Path) -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
+@contextmanager
+def database_lock(instance: dg.DagsterInstance) -> Iterator[None]:
+    """On PostgreSQL, one database is shared by homes the file lock cannot see (the daemon's,
+    the webserver's, `intelli` on other hosts): their first set-ups would insert the same pool
+    limits at once and all but one crash on the unique key. A session advisory lock, which
+    PostgreSQL also releases if the process dies. SQLite: nothing to do."""
+    storage = instance.run_storage
+    if not getattr(storage, "postgres_url", None):  # not dagster-postgres (imported only when in use)
+        yield
+        return
+    import sqlalchemy
+
+    with storage.connect() as conn:  # type: ignore[attr-defined] - PostgresRunStorage, autocommit
+        conn.execute(sqlalchemy.text("SELECT pg_advisory_lock(:key)"), {"key": DATABASE_LOCK_KEY})
+        try:
+            yield
+        finally:
+            conn.execute(sqlalchemy.text("SELECT pg_advisory_unlock(:key)"), {"key": DATABASE_LOCK_KEY})
+
+
 def ensure_pool_limits(instance: dg.DagsterInstance) -> list[str]:
     """Per-pool limits live in the instance's storage, not dagster.yaml: set missing ones
     (limits an operator changed are kept). Returns the pools it set."""
@@ -56,13 +77,15 @@ def ensure_pool_limits(instance: dg.DagsterInstance) -> list[str]:
 
 
 def open_instance() -> dg.DagsterInstance:
-    """The instance in $DAGSTER_HOME, set up (tables, pool limits) under a lock, with the runs
-    of dead `intelli` processes marked failed so they hold no pool slot."""
+    """The instance in $DAGSTER_HOME (SQLite, or PostgreSQL if its dagster.yaml says so), set
+    up (tables, pool limits) under a lock, with the runs of dead `intelli` processes marked
+    failed so they hold no pool slot."""
     home = prepare_home()
     with setup_lock(home):
         instance = dg.DagsterInstance.get()
         instance.get_runs(limit=1)  # run storage, event index and schedule tables, created now
         instance.all_instigator_state()
-        ensure_pool_limits(instance)
-        fail_orphaned_runs(instance)
+        with database_lock(instance):
+            ensure_pool_limits(instance)
+            fail_orphaned_runs(instance)
     return instance

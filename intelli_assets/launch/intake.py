@@ -10,7 +10,6 @@ from pathlib import Path
 import dagster as dg
 
 from intelli_assets.artifacts import ArtifactLayout, source_record
-from intelli_assets.charts import CHARTS
 from intelli_assets.dataset import file_sha256, partition_key_for
 from intelli_assets.defs.runs.tags import (
     JOB_TAG,
@@ -20,6 +19,7 @@ from intelli_assets.defs.runs.tags import (
 )
 from intelli_assets.errors import IntelliError, InvalidSourceError
 from intelli_assets.inbox import move_processed, move_rejected, unsupported_reason
+from intelli_assets.launch.config import select_charts
 from intelli_assets.sources import LENS_QUERY, source_display_name, validate_source
 
 
@@ -85,7 +85,7 @@ def file_owner(path: Path) -> str:
 
 def inbox_run_request(intake: Intake, requested_by: str) -> dg.RunRequest:
     """One job for a new dataset (or a Lens query dropped again) from the inbox: source ->
-    dataset -> every chart, default settings."""
+    dataset -> every chart the source can feed (`select_charts("all", ...)`), default settings."""
     return dg.RunRequest(
         run_key=intake.run_key or intake.key,  # one run per content, ever (a Lens query: per drop)
         partition_key=intake.key,
@@ -93,5 +93,5 @@ def inbox_run_request(intake: Intake, requested_by: str) -> dg.RunRequest:
         tags={JOB_TAG: str(uuid.uuid4()), ORIGIN_TAG: "sensor", REQUESTED_BY_TAG: requested_by,
               SOURCE_TAG: intake.name},
         asset_selection=[dg.AssetKey("raw_source"), dg.AssetKey("patent_dataset"),
-                         *(dg.AssetKey(["charts", key]) for key in CHARTS)],
+                         *(dg.AssetKey(["charts", key]) for key in select_charts("all", intake.stored))],
     )

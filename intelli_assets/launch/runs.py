@@ -21,9 +21,8 @@ from typing import Any
 import dagster as dg
 
 from intelli_assets.artifacts import instance_home, params_hash
-from intelli_assets.charts import CHARTS
-from intelli_assets.dataset import file_sha256, partition_key_for
-from intelli_assets.defs.common.partitions import DATASETS_PARTITIONS_NAME
+from intelli_assets.dataset import file_sha256
+from intelli_assets.defs.common.partitions import register_partition
 from intelli_assets.defs.jobs import MAIN_JOB_NAME
 from intelli_assets.defs.runs.ownership import owner_tags
 from intelli_assets.defs.runs.status import step_failures
@@ -37,7 +36,7 @@ from intelli_assets.defs.runs.tags import (
     SOURCE_TAG,
 )
 from intelli_assets.errors import ChartParamError, IntelliError
-from intelli_assets.jobs import find_by_idempotency_key, load_job
+from intelli_assets.jobs import find_by_idempotency_key, load_job, retry_settings, retryable
 from intelli_assets.launch.config import chart_run_config
 from intelli_assets.rendering import FigureRenderer
 from intelli_assets.sources import LENS_QUERY, source_display_name, validate_source
@@ -123,14 +122,9 @@ def mark_canceling(instance: dg.DagsterInstance, run_id: str, signum: int) -> bo
 
 
 def register_source(path: Path, instance: dg.DagsterInstance, sha256: str | None = None, name: str | None = None) -> str:
-    """The partition of a (validated) source: its content decides, so the same bytes under any
-    name are one dataset. Adds the partition when it is new. `name` (default: the file's)
+    """The partition of a (validated) source, added when new; `name` (default: the file's)
     makes the key readable."""
-    existing = instance.get_dynamic_partitions(DATASETS_PARTITIONS_NAME)
-    key = partition_key_for(name or path.name, sha256 or file_sha256(path), existing)
-    if key not in existing:
-        instance.add_dynamic_partitions(DATASETS_PARTITIONS_NAME, [key])
-    return key
+    return register_partition(instance, name or path.name, sha256 or file_sha256(path))
 
 
 def require_lens_token(path: Path) -> None:
@@ -281,16 +275,8 @@ def retry_chart(instance: dg.DagsterInstance, job_id: str, chart: str, progress:
     """Re-draw one chart of a job: a run of only that chart, for the same partition and with
     the same settings, tagged as part of the job."""
     job = load_job(instance, job_id)
-    state = job.charts.get(chart)
-    if state is None:
-        raise ChartParamError(f"job {job.job_id} has no chart {chart!r}; its charts: {', '.join(job.charts)}")
-    if state.status in ("pending", "running"):
-        raise IntelliError(f"chart {chart} of job {job.job_id} is still {state.status}; cancel it first or wait")
-    if job.partition is None:
-        raise IntelliError(f"job {job.job_id} has no dataset partition")
-    first = job.runs[0]
-    charts_config = dict(first.run_config.get("ops", {}).get("charts", {}).get("config", {}))
-    settings = {k: v for k, v in charts_config.items() if k not in CHARTS or k == chart}  # style + this chart
+    retryable(job, chart)
+    settings = retry_settings(job.runs[0].run_config, chart)
     run_id = str(uuid.uuid4())
     tags = {JOB_TAG: job.job_id, ORIGIN_TAG: "cli", REQUESTED_BY_TAG: requester(requested_by), RETRY_OF_TAG: chart,
             **({SOURCE_TAG: job.source} if job.source else {})}

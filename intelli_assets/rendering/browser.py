@@ -10,6 +10,7 @@ reply, so waiting for one would last until the timeout.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import select
@@ -90,6 +91,10 @@ class BrowserError(IntelliError):
 
 class BrowserTimeout(BrowserError):
     """Chromium did not answer a command in time (it may hang, not just be slow)."""
+
+
+class PageError(IntelliError):
+    """A page to print did not load, or its own script failed (the browser itself is fine)."""
 
 
 def no_answer(executable: str, seconds: float) -> BrowserError:
@@ -253,6 +258,42 @@ class ChromiumPipe:
     def _raise_if_gone(self, session_id: str | None, method: str) -> None:
         if session_id in self._gone:
             raise BrowserError(f"Chromium's page {self._gone[session_id]} during {method}")
+
+    def print_to_pdf(self, url: str, ready: str, params: dict, timeout: float) -> bytes:
+        """The PDF of `url`, printed with `Page.printToPDF` in a tab of its own (closed afterwards):
+        the pages already open, and the browser, are left as they are. The tab has print media
+        from the start (`matchMedia('print')` holds while the page loads). `ready` is a JavaScript
+        expression (a promise is awaited) polled until it gives `true`: the page has drawn what it
+        draws. A page that fails to load, or whose `ready` throws, raises PageError."""
+        session = self.open_page()
+        try:  # print media from the start: a page that lays itself out for paper does it once
+            self.send("Emulation.setEmulatedMedia", {"media": "print"}, session)
+            navigated = self.send("Page.navigate", {"url": url}, session)
+            if navigated.get("errorText"):
+                raise PageError(f"cannot open {url}: {navigated['errorText']}")
+            deadline = time.monotonic() + timeout
+            while True:
+                reply = self.send("Runtime.evaluate", {"expression": ready, "awaitPromise": True,
+                                                       "returnByValue": True}, session, timeout=timeout)
+                if "exceptionDetails" in reply:
+                    details = reply["exceptionDetails"]
+                    text = details.get("exception", {}).get("description") or details.get("text")
+                    raise PageError(f"{url} failed before printing: {str(text).splitlines()[0]}")
+                if reply.get("result", {}).get("value") is True:
+                    break
+                if time.monotonic() > deadline:
+                    raise BrowserTimeout(f"{url} was not ready to print within {timeout:.0f} s")
+                time.sleep(0.05)
+            printed = self.send("Page.printToPDF", {**params, "transferMode": "ReturnAsBase64"}, session,
+                                timeout=timeout)
+            return base64.b64decode(printed["data"])
+        finally:
+            target_id = self._targets.pop(session, None)
+            if target_id is not None and self.alive:
+                try:
+                    self.send("Target.closeTarget", {"targetId": target_id})
+                except BrowserError:
+                    pass  # a dead tab: nothing to close
 
     def close(self) -> None:
         """Kill Chromium and its children. No graceful Browser.close: the profile is a throwaway

@@ -31,6 +31,7 @@ from intelli_assets.rendering.renderer import (
     FAST_START_SECONDS,
     PLOTLY_JS,
     STATIC_FORMATS,
+    TOPOJSON_URL,
     FigureRenderer,
     RenderError,
     figure_size,
@@ -230,7 +231,9 @@ class KaleidoRenderer:
     def _calc(self, figure: dict, fmt: str, width: int, height: int, scale: float) -> bytes:
         self.start()
         opts = {"format": fmt, "width": width, "height": height, "scale": scale}
-        call = asyncio.run_coroutine_threadsafe(self._kaleido.calc_fig(figure, opts=opts), self._loop)
+        # a map's outlines from the package's folder, never from kaleido's default (the CDN)
+        call = asyncio.run_coroutine_threadsafe(self._kaleido.calc_fig(figure, opts=opts, topojson=TOPOJSON_URL),
+                                                self._loop)
         try:
             return call.result(self.timeout + CALL_GRACE_SECONDS)
         except TimeoutError:  # kaleido's own per-image limit, or ours beyond it

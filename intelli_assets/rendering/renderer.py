@@ -36,9 +36,15 @@ from intelli_assets.rendering.browser import (
 
 log = logging.getLogger(__name__)
 PACKAGE_PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"  # every trace type
-# core (scatter), bar and treemap only: 1.3 MB instead of 4.8 MB, half the load time and CPU
-# (scripts/build_plotly_bundle.sh builds it from the same plotly.js version)
+# core (scatter), bar, treemap, heatmap, sankey, choropleth, scattergeo and table only: 1.7 MB
+# instead of 4.8 MB, about half the load time and CPU (scripts/build_plotly_bundle.sh builds it
+# from the same plotly.js version)
 CHARTS_PLOTLY_JS = Path(__file__).with_name("plotly-charts.min.js")
+# the map outlines plotly.js would fetch from cdn.plot.ly (world_110m.json, from the same
+# plotly.js): every page that draws a map is pointed here, or carries them inline (HTML)
+TOPOJSON_DIR = Path(__file__).with_name("topojson")
+TOPOJSON_URL = TOPOJSON_DIR.as_uri() + "/"
+GEO_TRACES = {"choropleth", "scattergeo"}  # the trace types our bundle draws on a geo subplot
 
 
 def plotly_js_version(path: Path) -> str | None:
@@ -67,7 +73,7 @@ PAGE_SCRIPT = """
 window.renderFigure = async function (spec) {
   const fig = spec.figure;
   const svg = await Plotly.toImage(
-    {data: fig.data, layout: fig.layout, config: {}},
+    {data: fig.data, layout: fig.layout, config: {topojsonURL: spec.topojsonURL}},
     {format: 'svg', width: spec.width, height: spec.height, scale: 1, imageDataOnly: true});
   const out = {};
   if (spec.svg) out.svg = svg;
@@ -218,6 +224,7 @@ class FigureRenderer:
             "figure": json.loads(pio.to_json(fig, validate=False)),
             "width": width, "height": height, "scale": scale,
             "png": "png" in formats, "svg": "svg" in formats, "preview": preview_scale,
+            "topojsonURL": TOPOJSON_URL,  # maps read the package's outlines, never the CDN's
         }
         expression = f"window.renderFigure({json.dumps(spec)})"
         for attempt in (1, 2):
@@ -255,6 +262,32 @@ class FigureRenderer:
         futures = [self.submit(fig, formats, scale) for fig in figures]
         return [future.result() for future in futures]
 
+    def print_pdf(self, page: Path, ready: str = "document.readyState === 'complete'", params: dict | None = None,
+                  timeout: float | None = None) -> bytes:
+        """PDF bytes of a local HTML file, printed by this renderer's own Chromium (CDP
+        `Page.printToPDF`, in a tab opened for it and closed afterwards): no second browser is
+        started. `ready` is polled until true before printing (see `ChromiumPipe.print_to_pdf`);
+        `params` are printToPDF's (paper size, margins, footer...). Runs in the renderer's thread,
+        after the renders queued before it; a browser that dies is restarted and the page printed
+        again once, as `render` does."""
+        if self._queue is None:
+            self._queue = ThreadPoolExecutor(1, thread_name_prefix="chart-render")
+        return self._queue.submit(self._print_pdf, Path(page), ready, dict(params or {}),
+                                  timeout or self.timeout).result()
+
+    def _print_pdf(self, page: Path, ready: str, params: dict, timeout: float) -> bytes:
+        for attempt in (1, 2):
+            self.start()
+            try:
+                return self._browser.print_to_pdf(page.resolve().as_uri(), ready, params, timeout)
+            except BrowserError as exc:
+                log.warning("renderer browser failed while printing %s (%s)", page.name, exc)
+                self._browser.close()
+                self._crashed(exc)
+                if attempt == 2:
+                    raise RenderError(f"the browser failed twice while printing {page.name}: {exc}") from None
+        raise AssertionError("not reached")
+
     @property
     def browser_pid(self) -> int | None:
         return self._browser.process.pid if self._browser and self._browser.alive else None
@@ -288,12 +321,42 @@ def _plotly_js_tag() -> bytes:
     return b'<script type="text/javascript">' + PLOTLY_JS.read_bytes() + b"</script>"
 
 
+def topojson_names(fig: go.Figure) -> list[str]:
+    """The map outlines a figure's geo subplots draw (`world_110m`...): plotly.js names them
+    after the subplot's scope and resolution. Empty for a figure without a map."""
+    subplots = dict.fromkeys(trace.geo or "geo" for trace in fig.data if trace.type in GEO_TRACES)
+    names = []
+    for key in subplots:
+        geo = fig.layout[key]
+        names.append(f"{(geo.scope or 'world').replace(' ', '-')}_{int(geo.resolution or 110)}m")
+    return list(dict.fromkeys(names))
+
+
+@functools.cache
+def _topojson_text(name: str) -> str:
+    path = TOPOJSON_DIR / f"{name}.json"
+    if not path.is_file():
+        raise RenderError(f"no map outlines {name!r} in {TOPOJSON_DIR}; the charts draw world maps at 110m")
+    return path.read_text(encoding="utf-8")
+
+
+def _geo_assets_tag(names: list[str]) -> bytes:
+    """The outlines inline, where plotly.js looks before fetching (window.PlotlyGeoAssets):
+    the HTML draws its map offline, from a single file."""
+    assets = "".join(f"a.topojson[{json.dumps(n)}]={_topojson_text(n)};" for n in names)
+    return ('<script type="text/javascript">(function(){var a=window.PlotlyGeoAssets='
+            f"window.PlotlyGeoAssets||{{topojson:{{}}}};a.topojson=a.topojson||{{}};{assets}}})();</script>").encode()
+
+
 def figure_html(fig: go.Figure) -> bytes:
-    """Interactive, self-contained HTML (UTF-8): plotly.js inlined from the package, never a CDN.
-    The 4.8 MB script is read and encoded once per process, not once per chart; the figure
-    was validated when it was built."""
-    html = pio.to_html(fig, include_plotlyjs=False, full_html=True, validate=False,
-                       config={"displaylogo": False, "responsive": True},
+    """Interactive, self-contained HTML (UTF-8): plotly.js inlined from the package, never a CDN,
+    and a map's outlines inline too (its config points plotly.js beside the file, never at the
+    CDN). The 4.8 MB script is read and encoded once per process, not once per chart; the
+    figure was validated when it was built."""
+    maps = topojson_names(fig)
+    config = {"displaylogo": False, "responsive": True, **({"topojsonURL": "topojson/"} if maps else {})}
+    html = pio.to_html(fig, include_plotlyjs=False, full_html=True, validate=False, config=config,
                        div_id="chart")  # not a random id: the same chart gives the same bytes (audit)
     head, body = html.split("<body>", 1)
-    return b"".join((head.encode(), b"<body>\n", _plotly_js_tag(), body.encode()))
+    geo = _geo_assets_tag(maps) if maps else b""
+    return b"".join((head.encode(), b"<body>\n", _plotly_js_tag(), geo, body.encode()))

@@ -1,4 +1,4 @@
-"""charts/<key>: the eight chart assets, drawn by one subsettable step.
+"""charts/<key>: the chart assets, drawn by one subsettable step.
 
 Each chart is its own asset (own code version, metadata, history); materializing one chart
 runs only that chart. Drawing every selected chart in one step lets rendering overlap the
@@ -14,7 +14,7 @@ import dagster as dg
 from pydantic import Field, create_model
 
 from intelli_assets.charts import CHARTS, ChartSpec
-from intelli_assets.dataset import load_dataset
+from intelli_assets.dataset import load_dataset, load_records
 from intelli_assets.defs.charts.resources import ChartRenderer, ForecastFitting
 from intelli_assets.defs.charts.step import ChartsStep
 from intelli_assets.defs.common.partitions import datasets_partitions
@@ -99,8 +99,10 @@ def chart_order(selected: set[dg.AssetKey]) -> list[str]:
             kinds={"plotly"},
             code_version=spec.version,
             skippable=True,  # one chart failing does not take the others down
-            description=f"{spec.description}. Chart algorithm {spec.key} v{spec.version}, from the "
-            f"{spec.facet!r} facet; writes PNG, SVG, HTML and chart_data.json.",
+            description=f"{spec.description}. Chart algorithm {spec.key} v{spec.version}, " + (
+                "from the records (results lists and Lens queries; not drawn for a Filters workbook)"
+                if spec.needs_records else f"from the {spec.facet!r} facet") + "; writes PNG, SVG, HTML and "
+            "chart_data.json.",
         )
         for spec in CHARTS.values()
     ],
@@ -120,7 +122,10 @@ def charts(context: dg.AssetExecutionContext, config: ChartsConfig, renderer: Ch
         settings = {key: validated_settings(CHARTS[key], config) for key in keys}
     except IntelliError as exc:
         raise dg.Failure(description=str(exc)) from None
-    dataset = load_dataset(store.layout.dataset_dir(context.partition_key))
+    folder = store.layout.dataset_dir(context.partition_key)
+    dataset = load_dataset(folder)
+    if any(CHARTS[key].needs_records for key in keys):  # only the record-level charts read them
+        dataset.records = load_records(folder)
     yield from ChartsStep(context, renderer, store.layout, forecasts.forecaster).run(keys, dataset, settings)
 
 

@@ -1,5 +1,6 @@
 """Chart resources: one warm Chromium per run (always shut down) and the forecast worker."""
 
+import sys
 from concurrent.futures import Future
 from typing import Literal, Optional
 
@@ -75,7 +76,10 @@ class ForecastFitting(dg.ConfigurableResource):
     _forecaster: Optional[Forecaster] = PrivateAttr(default=None)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        worker = ForecastWorker() if self.separate_process and run_fits_models(context.run) else None
+        # a run forked from the warm process has statsmodels imported already: a worker would
+        # only import it again
+        warm = "statsmodels.tsa.statespace.sarimax" in sys.modules
+        worker = ForecastWorker() if self.separate_process and not warm and run_fits_models(context.run) else None
         self._forecaster = Forecaster(worker)
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:

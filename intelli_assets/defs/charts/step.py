@@ -22,10 +22,11 @@ from pathlib import Path
 import dagster as dg
 
 from intelli_assets.artifacts import ArtifactLayout, params_hash, write_atomic
-from intelli_assets.charts import CHARTS, Chart
+from intelli_assets.charts import CHARTS, Chart, charts_fed_by, selects_every_chart
+from intelli_assets.charts.base import records_required_message
 from intelli_assets.dataset import Dataset
 from intelli_assets.defs.charts.resources import ChartRenderer
-from intelli_assets.defs.runs.tags import cancelled_charts
+from intelli_assets.defs.runs.cancels import cancel_requests
 from intelli_assets.errors import IntelliError, StorageError
 from intelli_assets.forecast_worker import Forecaster
 from intelli_assets.rendering import figure_html
@@ -91,6 +92,7 @@ class ChartsStep:
         self.queue: deque[PendingChart] = deque()
         self.last_done = 0.0  # when Chromium finished the previous chart: render_ms excludes queueing
         self.dropped: set[str] = set()  # charts whose cancel was requested
+        self.undecided: list[str] = []  # charts neither materialized, failed nor dropped yet
         self.fallback_noted = False
 
     def note_fallback(self) -> None:
@@ -116,11 +118,14 @@ class ChartsStep:
 
     def cancel_state(self) -> tuple[bool, set[str]]:
         """(the whole run is cancelling, charts whose cancel was requested), read from the
-        run's status and tags: a cancel from another process takes effect within one chart."""
+        run's status and the cancel requests: a cancel from another process takes effect
+        within one chart."""
         run = self.context.instance.get_run_by_id(self.context.run.run_id)
         if run is None:
             return False, set()
-        return run.status == dg.DagsterRunStatus.CANCELING, cancelled_charts(run.tags)
+        undecided = [k for k in self.undecided if k not in self.dropped]
+        return (run.status == dg.DagsterRunStatus.CANCELING,
+                self.dropped | set(cancel_requests(self.context.instance, run, undecided)))
 
     # --- one chart --------------------------------------------------------------------------
 
@@ -154,6 +159,8 @@ class ChartsStep:
 
     def finish(self, pending: PendingChart) -> Iterator[dg.MaterializeResult]:
         """Write a drawn chart's images and yield its materialization (or record its failure)."""
+        if pending.key in self.undecided:
+            self.undecided.remove(pending.key)
         try:
             images = pending.images.result()
         except Exception as exc:  # noqa: BLE001 - a render error belongs to this chart only
@@ -198,7 +205,24 @@ class ChartsStep:
             discard(pending)
             self.report(pending.key, "cancelled", 100)
 
+    def fed_charts(self, keys: list[str], dataset: Dataset) -> list[str]:
+        """The charts to draw. A run of every chart (the main job, Materialize all) on a dataset
+        without records draws the ones it can feed (`charts_fed_by`) and notes the others as
+        skipped, each with its reason; a chart selected by name is always attempted (a
+        record-level one then fails with that one sentence)."""
+        if dataset.records is not None or not selects_every_chart(keys):
+            return keys
+        fed = charts_fed_by(keys, has_records=False)
+        skipped = [key for key in keys if key not in fed]
+        for key in skipped:
+            self.report(key, "skipped", 100, message=records_required_message(key, dataset))
+        if skipped:
+            self.context.log.info(f"not drawn, they need records (a results list or a Lens query), which this "
+                                  f"dataset does not have: {', '.join(skipped)}")
+        return fed
+
     def run(self, keys: list[str], dataset: Dataset, settings: dict[str, Settings]) -> Iterator[dg.MaterializeResult]:
+        keys = self.fed_charts(keys, dataset)
         try:
             yield from self.draw(keys, dataset, settings)
         finally:  # interrupted or cancelled: what was not materialized leaves no file
@@ -207,6 +231,7 @@ class ChartsStep:
                 discard(pending)
 
     def draw(self, keys: list[str], dataset: Dataset, settings: dict[str, Settings]) -> Iterator[dg.MaterializeResult]:
+        self.undecided = list(keys)
         for key in keys:  # model fits start in their worker now, while the other charts are drawn
             if CHARTS[key].prefetch:
                 try:

@@ -15,6 +15,7 @@ from pydantic import Field
 
 from intelli_assets.charts import CHARTS, ChartSpec
 from intelli_assets.defs.common.partitions import datasets_partitions
+from intelli_assets.defs.common.retries import NETWORK_RETRY_POLICY
 from intelli_assets.defs.descriptions.resources import OpenAIEndpoint
 from intelli_assets.defs.runs.status import step_failures
 from intelli_assets.description_files import RenderUnavailable, description_markdown, store_description
@@ -122,7 +123,7 @@ def describe_latest_render(context: dg.AssetExecutionContext, chart: str, config
         request = description_request(render, config)
         png = render.read_png(optional=config.text_only_fallback)
     except IntelliError as exc:
-        raise dg.Failure(description=str(exc)) from None
+        raise dg.Failure(description=str(exc), allow_retries=False) from None
     context.log.info(f"describing charts/{chart} render {render.params_hash} (run {render.run_id}) with "
                      f"{', '.join(request.models)} at {endpoint.host}")
 
@@ -142,7 +143,7 @@ def describe_latest_render(context: dg.AssetExecutionContext, chart: str, config
         context.log.warning(str(exc))
         raise dg.DagsterExecutionInterruptedError("the run was cancelled") from None
     except DescriptionError as exc:
-        raise dg.Failure(description=str(exc), metadata={"provider_host": endpoint.host,
+        raise dg.Failure(description=str(exc), allow_retries=exc.transient, metadata={"provider_host": endpoint.host,
                                                          "models": dg.MetadataValue.json(list(request.models)),
                                                          "render": dg.MetadataValue.json(render.identity())}) from None
     created = dt.datetime.now(dt.UTC)
@@ -150,7 +151,7 @@ def describe_latest_render(context: dg.AssetExecutionContext, chart: str, config
     try:
         newest, dated = store_description(render.folder, markdown, context.run.run_id, created)
     except IntelliError as exc:
-        raise dg.Failure(description=str(exc)) from None
+        raise dg.Failure(description=str(exc), allow_retries=False) from None
     file_info = {"path": str(dated), "sha256": hashlib.sha256(markdown.encode()).hexdigest(),
                  "bytes": len(markdown.encode())}
     usage = description.usage
@@ -191,6 +192,7 @@ def description_asset(spec: ChartSpec) -> dg.AssetsDefinition:
         group_name=GROUP,
         kinds={"openai"},
         pool="ai",
+        retry_policy=NETWORK_RETRY_POLICY,  # the endpoint's outage or rate limit; bad settings fail at once
         code_version=DESCRIPTION_VERSION,
         description=f"AI description of the latest render of charts/{spec.key}: its PNG, chart_data, title and "
                     "axes and the analyst's context, sent to an OpenAI-compatible endpoint ($OPENAI_BASE_URL, "

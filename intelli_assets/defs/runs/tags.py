@@ -8,13 +8,5 @@ REQUESTED_BY_TAG = "intelli/requested_by"
 IDEMPOTENCY_TAG = "intelli/idempotency_key"
 REQUEST_TAG = "intelli/request"  # hash of what an idempotent launch asked for (content, charts, settings)
 RETRY_OF_TAG = "intelli/retry_of"  # the chart a retry run re-draws
-CANCEL_CHART_TAG_PREFIX = "intelli/cancel_chart/"  # + chart key: a request to drop that chart
 SOURCE_TAG = "intelli/source"  # the file name the dataset came from
 
-
-def cancel_chart_tag(chart: str) -> str:
-    return CANCEL_CHART_TAG_PREFIX + chart
-
-
-def cancelled_charts(tags: dict[str, str]) -> set[str]:
-    return {key[len(CANCEL_CHART_TAG_PREFIX):] for key in tags if key.startswith(CANCEL_CHART_TAG_PREFIX)}

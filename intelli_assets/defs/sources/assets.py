@@ -12,6 +12,7 @@ from intelli_assets.artifacts import ArtifactLayout, source_record, write_atomic
 from intelli_assets.dataset import file_sha256, key_matches_content, partition_key_for
 from intelli_assets.defs.common.partitions import datasets_partitions
 from intelli_assets.defs.common.resources import ArtifactStore
+from intelli_assets.defs.common.retries import NETWORK_RETRY_POLICY
 from intelli_assets.defs.sources.resources import LensApi
 from intelli_assets.errors import IntelliError
 from intelli_assets.lens import LensError, LensPage, read_lens_query
@@ -37,6 +38,7 @@ class RawSourceConfig(dg.Config):
     group_name="sources",
     kinds={"excel", "csv", "json"},
     pool="ingestion_io",
+    retry_policy=NETWORK_RETRY_POLICY,  # a Lens fetch; bad files fail at once (allow_retries=False)
 )
 def raw_source(
     context: dg.AssetExecutionContext, config: RawSourceConfig, store: ArtifactStore, lens: LensApi
@@ -57,7 +59,8 @@ def raw_source(
         else:
             info = layout.raw_info(key)
             if info is None:
-                raise dg.Failure(description=f"partition {key!r} has no stored input yet; set config 'path' to the file")
+                raise dg.Failure(description=f"partition {key!r} has no stored input yet; set config 'path' to the file",
+                                 allow_retries=False)
             stored = Path(info["stored_path"])
         metadata = {
             "source_type": info["source_type"],
@@ -69,20 +72,20 @@ def raw_source(
         if info["source_type"] == LENS_QUERY:
             metadata.update(_fetch_lens(context, layout, key, stored, lens))
     except IntelliError as exc:  # a bad file, a read-only or full store, a failed fetch: say which and why
-        raise dg.Failure(description=str(exc)) from None
+        raise dg.Failure(description=str(exc), allow_retries=exc.transient) from None
     return dg.MaterializeResult(metadata=metadata)
 
 
 def _store_input(source: Path, key: str, layout: ArtifactLayout) -> tuple[dict, Path]:
     if not source.is_file():
-        raise dg.Failure(description=f"{source}: file does not exist")
+        raise dg.Failure(description=f"{source}: file does not exist", allow_retries=False)
     kind = source_kind(source)
     sha = file_sha256(source)
     if not key_matches_content(key, sha):
         raise dg.Failure(
             description=f"{source} has content key {partition_key_for(source_display_name(source, kind), sha)!r}, "
             f"not this partition's {key!r}; add a partition for it (intelli run does) instead of overwriting "
-            "another dataset"
+            "another dataset", allow_retries=False
         )
     info = source_record(source, sha, kind)
     return info, layout.store_raw(key, source, info)
@@ -130,7 +133,9 @@ def _fetch_lens(context: dg.AssetExecutionContext, layout: ArtifactLayout, key: 
     except LensError as exc:
         write_atomic(folder / "fetch.json", json.dumps({"status": "failed", "error": str(exc), "pages": len(kept)}))
         where = f"; the {len(kept)} page(s) that came are kept in {folder}" if kept else ""
-        raise IntelliError(f"Lens query {query.name!r}: {exc}{where}") from None
+        error = IntelliError(f"Lens query {query.name!r}: {exc}{where}")
+        error.transient = exc.transient
+        raise error from None
     except FetchCancelled:
         write_atomic(folder / "fetch.json", json.dumps({"status": "cancelled", "pages": len(kept)}))
         raise dg.DagsterExecutionInterruptedError(

@@ -1,0 +1,124 @@
+"""Batch throughput: N distinct Filters workbooks dropped at once into the inbox of a running
+deployment (webserver + daemon on loopback); the inbox sensor launches one job per dataset,
+all eight charts each. Prints datasets/minute, the cost per dataset beside the old-style
+baseline's per-dataset time measured in the same bench run (e2e_bench.py: the eight charts
+with matplotlib, re-reading the workbook per chart, in one fresh process), and the peak memory
+of the deployment's processes. Each dataset keeps its own run, status and materializations;
+a broken file among them is refused alone.
+
+Usage: python bench/batch_bench.py [--short] [--datasets N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from e2e_bench import old_style_baseline  # noqa: E402
+
+from intelli_assets.client import IntelliClient  # noqa: E402
+from intelli_assets.sample_workbook import write_sample_workbook  # noqa: E402
+from intelli_assets_tests.servers import dagster_dev, prepare_home  # noqa: E402
+
+ENDED = {"SUCCESS", "FAILURE", "CANCELED"}
+
+
+def session_rss_mib(session: int) -> tuple[float, float]:
+    """(total, largest single process) resident memory of the processes in a session, MiB."""
+    total = largest = 0.0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            if os.getsid(int(entry)) != session:
+                continue
+            for line in open(f"/proc/{entry}/status"):
+                if line.startswith("VmRSS:"):
+                    rss = int(line.split()[1]) / 1024
+                    total, largest = total + rss, max(largest, rss)
+        except (OSError, ProcessLookupError):
+            continue
+    return total, largest
+
+
+def dev_session(home: Path) -> int:
+    """The session of the `dagster dev` serving `home` (its daemon, code server, run workers)."""
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            argv = open(f"/proc/{entry}/cmdline", "rb").read().split(b"\0")
+            if b"dev" in argv and os.readlink(f"/proc/{entry}/cwd") == str(home):
+                return os.getsid(int(entry))
+        except OSError:
+            continue
+    raise SystemExit(f"no dagster dev process found for {home}")
+
+
+class MemoryWatch(threading.Thread):
+    def __init__(self, session: int) -> None:
+        super().__init__(daemon=True)
+        self.session, self.peak_total, self.peak_single = session, 0.0, 0.0
+        self.stop = threading.Event()
+        self.start()
+
+    def run(self) -> None:
+        while not self.stop.wait(0.25):
+            total, single = session_rss_mib(self.session)
+            self.peak_total, self.peak_single = max(self.peak_total, total), max(self.peak_single, single)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--short", action="store_true")
+    parser.add_argument("--datasets", type=int, default=50)
+    args = parser.parse_args()
+    count = 3 if args.short else args.datasets
+    with tempfile.TemporaryDirectory(prefix="intelli-batch-") as tmp:
+        tmp = Path(tmp)
+        books = [write_sample_workbook(tmp / "books" / f"espacenet-{i:03d}.xlsx", seed=100 + i) for i in range(count)]
+        broken = tmp / "books" / "broken.xlsx"
+        broken.write_bytes(b"PK\x03\x04 not really a workbook")
+        baseline = [old_style_baseline(books[i % count], tmp) for i in range(3)]
+        home, inbox = prepare_home(tmp / "home"), tmp / "inbox"
+        inbox.mkdir()
+        with dagster_dev(home, INTELLI_INBOX=str(inbox)) as url, IntelliClient(url) as client:
+            watch = MemoryWatch(dev_session(home))
+            started = time.perf_counter()
+            for book in [*books, broken]:
+                shutil.copy(book, inbox / book.name)
+            runs: list[dict] = []
+            while len(runs) < count or any(r["status"] not in ENDED for r in runs):
+                time.sleep(0.5)
+                runs = client._runs({"tags": [{"key": "intelli/origin", "value": "sensor"}]})  # noqa: SLF001
+                if time.perf_counter() - started > 3600:
+                    raise SystemExit(f"only {len(runs)} runs after an hour")
+            wall = time.perf_counter() - started
+            watch.stop.set()
+            statuses = [r["status"] for r in runs]
+            partitions = {t["value"] for r in runs for t in r["tags"] if t["key"] == "dagster/partition"}
+            refused = sorted(p.name for p in (inbox / "rejected").glob("*.xlsx"))
+        baseline_per = statistics.median(baseline)
+    per = wall / count
+    print(f"{count} distinct Filters workbooks dropped into the inbox at once (+1 broken file)")
+    print(f"  jobs: {len(runs)} runs, {statuses.count('SUCCESS')} SUCCESS, {len(partitions)} distinct partitions; "
+          f"refused alone: {', '.join(refused) or 'none'}")
+    print(f"  drop -> last SUCCESS: {wall:.1f} s = {count / wall * 60:.1f} datasets/minute")
+    print(f"  per dataset: {per:.2f} s; old-style baseline per dataset (same run, median of 3): {baseline_per:.2f} s")
+    print(f"  per dataset / baseline: {per / baseline_per:.2f}x (target <= 0.33x)")
+    print(f"  peak RSS of the deployment's processes: {watch.peak_total:.0f} MiB in all, "
+          f"{watch.peak_single:.0f} MiB the largest one")
+    return 0 if statuses.count("SUCCESS") == count else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

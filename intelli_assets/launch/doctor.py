@@ -1,0 +1,116 @@
+"""`intelli doctor`: is this deployment able to work? Storage, Chromium, the daemon's heartbeat
+and the webserver, each checked for real (open, render, read, ask), each failure named."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+HEARTBEAT_STALE_SECONDS = 120  # the daemon beats every ~30 s; this is several missed beats
+REQUIRED_DAEMONS = ("SENSOR", "QUEUED_RUN_COORDINATOR", "MONITORING")
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    required: bool = True  # a failed optional check is a warning, not an error
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "ok": self.ok, "required": self.required, "detail": self.detail}
+
+
+def _attempt(name: str, probe: Callable[[], str], required: bool = True) -> Check:
+    try:
+        return Check(name, True, probe(), required)
+    except Exception as exc:  # noqa: BLE001 - the doctor reports every failure, whatever its kind
+        return Check(name, False, f"{exc.__class__.__name__}: {exc}".replace("\n", " ")[:500], required)
+
+
+def check_storage() -> str:
+    from intelli_assets.artifacts import artifacts_root
+    from intelli_assets.launch.instance import open_instance
+
+    instance = open_instance()
+    storage = type(instance.run_storage).__name__
+    runs = len(instance.get_run_ids(limit=1000))
+    root = artifacts_root()
+    root.mkdir(parents=True, exist_ok=True)
+    probe = root / f".doctor-{time.time_ns()}"
+    probe.write_text("ok")  # a read-only or full artifact store fails here, not in a chart
+    probe.unlink()
+    return f"{storage} opens ({runs}{'+' if runs == 1000 else ''} runs); artifacts writable in {root}"
+
+
+def check_chromium() -> str:
+    import plotly.graph_objects as go
+
+    from intelli_assets.rendering import FigureRenderer
+    from intelli_assets.rendering.browser import find_chromium
+
+    started = time.perf_counter()
+    with FigureRenderer() as renderer:
+        png = renderer.render(go.Figure(go.Bar(x=["a"], y=[1])), ["png"])["png"]
+    if not png.startswith(b"\x89PNG"):
+        raise RuntimeError("Chromium answered, but not with a PNG")
+    return f"{find_chromium()} drew a chart in {time.perf_counter() - started:.1f} s (start included)"
+
+
+def _beats_from_instance() -> dict[str, float]:
+    from intelli_assets.launch.instance import open_instance
+
+    return {kind: beat.timestamp for kind, beat in open_instance().get_daemon_heartbeats().items()}
+
+
+def check_daemon(beats: dict[str, float]) -> str:
+    if not beats:
+        raise RuntimeError("no dagster-daemon has ever run on this instance: sensors, the run queue and run "
+                           "monitoring are off (start `intelli ui` or `dagster-daemon run`)")
+    now = time.time()
+    stale = {kind: now - beats[kind] for kind in REQUIRED_DAEMONS if now - beats.get(kind, 0) > HEARTBEAT_STALE_SECONDS}
+    if stale:
+        raise RuntimeError("the daemon is not running: last heartbeat of " + ", ".join(
+            f"{kind} {age:.0f} s ago" if age < now - 1 else f"{kind} never" for kind, age in stale.items()))
+    return f"heartbeats fresh ({', '.join(f'{k} {now - beats[k]:.0f} s ago' for k in REQUIRED_DAEMONS)})"
+
+
+def check_webserver(url: str) -> tuple[str, dict[str, float]]:
+    """(detail, daemon heartbeats as the webserver sees them)."""
+    import httpx
+
+    from intelli_assets.client import IntelliClient
+    from intelli_assets.client import documents as doc
+
+    info = httpx.get(f"{url.rstrip('/')}/server_info", timeout=10)
+    info.raise_for_status()
+    with IntelliClient(url) as client:
+        repository = client.repository()
+        data = client.query(doc.DAEMON_HEALTH)
+    beats = {s["daemonType"]: float(s["lastHeartbeatTime"] or 0)
+             for s in data["instance"]["daemonHealth"]["allDaemonStatuses"] if s["required"]}
+    version = info.json().get("dagster_webserver_version", "?")
+    return f"{url} answers (dagster-webserver {version}); code location {repository['repositoryLocationName']} " \
+           "loaded", beats
+
+
+def run_checks(url: str | None) -> list[Check]:
+    checks = [_attempt("storage", check_storage), _attempt("chromium", check_chromium)]
+    if url:
+        beats: dict[str, float] = {}
+
+        def webserver() -> str:
+            detail, seen = check_webserver(url)
+            beats.update(seen)
+            return detail
+
+        checks.append(_attempt("webserver", webserver))
+        if checks[-1].ok:
+            checks.append(_attempt("daemon", lambda: check_daemon(beats)))
+        else:
+            checks.append(Check("daemon", False, "not checked: the webserver did not answer"))
+    else:  # a CLI-only machine needs neither; say so rather than fail
+        checks.append(_attempt("daemon", lambda: check_daemon(_beats_from_instance()), required=False))
+        checks.append(Check("webserver", True, "not checked (give --url to check a running deployment)", False))
+    return checks

@@ -1,0 +1,92 @@
+"""The warm run launcher on a real `dagster dev`: runs after the first are forked from a warm
+process, draw the same bytes as a cold run, can be cancelled, and a warm worker that dies is
+caught by Dagster's run monitoring."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import pytest
+
+from intelli_assets.client import IntelliClient
+from intelli_assets.defs.runs.warm_launcher import WARM_PID_TAG
+from intelli_assets_tests.conftest import PROJECT_ROOT
+from intelli_assets_tests.servers import dagster_dev, prepare_home
+from intelli_assets_tests.waiting import wait_for
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory, sample_workbook):
+    home = tmp_path_factory.mktemp("warm") / "home"
+    home.mkdir()
+    config = (PROJECT_ROOT / "intelli_assets" / "dagster.yaml").read_text()
+    assert "class: WarmRunLauncher" in config and "poll_interval_seconds: 30" in config
+    (home / "dagster.yaml").write_text(config.replace("poll_interval_seconds: 30", "poll_interval_seconds: 1"))
+    prepare_home(home)
+    with dagster_dev(home) as url, IntelliClient(url, requested_by="test-suite") as client:
+        partition, path = client.register_dataset(str(sample_workbook))
+        first = client.launch(partition, ["top_patent_countries"], source_path=path)
+        assert client.wait(first.job, timeout=300).status == "SUCCESS"
+        yield client, partition, client.job(first.job)
+
+
+def tags_of(client: IntelliClient, run_id: str) -> dict[str, str]:
+    (run,) = client._runs({"runIds": [run_id]})  # noqa: SLF001 - the test reads the run record
+    return {t["key"]: t["value"] for t in run["tags"]}
+
+
+def warm_launch(client: IntelliClient, partition: str, charts: list[str]):
+    """A launch that is started warm (the zygote may still be warming up for the first ones)."""
+    for _ in range(5):
+        launched = client.launch(partition, charts)
+        wait_for(lambda launched=launched: client.job_runs(launched.job)[0]["status"] not in ("QUEUED", "STARTING",
+                                                                                          "NOT_STARTED"),
+                 timeout=120, interval=0.1, message="the run did not start")
+        if WARM_PID_TAG in tags_of(client, launched.run_id):
+            return launched
+        client.wait(launched.job, timeout=300)
+    pytest.fail("no run was started warm")
+
+
+def test_a_warm_run_draws_the_same_bytes_as_a_cold_one(deployment):
+    client, partition, cold_job = deployment
+    launched = warm_launch(client, partition, ["top_patent_countries"])
+    job = client.wait(launched.job, timeout=300)
+    assert job.status == "SUCCESS"
+    messages = [e["message"] for e in client.run_events(launched.run_id) if e.get("message")]
+    assert any(m.startswith("Started run in a warm process (pid:") for m in messages), messages[:5]
+    warm_png = Path(job.charts["top_patent_countries"].files["png"]).read_bytes()
+    cold_png = Path(cold_job.charts["top_patent_countries"].files["png"]).read_bytes()
+    assert warm_png == cold_png and warm_png.startswith(b"\x89PNG")
+
+
+def test_a_warm_run_can_be_cancelled(deployment):
+    client, partition, _ = deployment
+    launched = warm_launch(client, partition, ["patent_forecast", "cpc_treemap", "top_patent_applicants",
+                                               "top_patent_inventors", "patent_trends_cumulative"])
+    client.cancel_job(launched.job)
+    job = client.wait(launched.job, timeout=120)
+    assert job.status in ("CANCELLED", "PARTIAL_SUCCESS"), job.to_dict()
+    (run,) = client.job_runs(launched.job)
+    assert run["status"] == "CANCELED"
+
+
+def test_a_dead_warm_worker_is_caught_by_run_monitoring(deployment):
+    client, partition, _ = deployment
+    launched = warm_launch(client, partition, ["patent_forecast", "cpc_treemap", "top_patent_applicants",
+                                               "top_patent_inventors", "patent_trends_cumulative"])
+    pid = int(tags_of(client, launched.run_id)[WARM_PID_TAG])
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pytest.skip("the run ended before it could be killed")
+    job = client.wait(launched.job, timeout=180)
+    (run,) = client.job_runs(launched.job)
+    assert run["status"] == "FAILURE", run
+    assert job.status in ("FAILED", "PARTIAL_SUCCESS")
+    messages = " ".join(e["message"] for e in client.run_events(launched.run_id) if e.get("message"))
+    assert f"warm process (pid {pid}) is gone" in messages, messages[-1500:]
