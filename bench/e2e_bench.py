@@ -1,4 +1,4 @@
-"""`intelli run <workbook> --charts all` end to end, with the Dagster overhead separated out.
+"""`intelli run <workbook> --charts all` (PNG + SVG) end to end, with the Dagster overhead separated out.
 
 In the same run it times an old-backend-style baseline: the eight charts drawn one after the
 other with matplotlib (PNG + SVG), each re-reading its sheet from the Excel file with openpyxl,
@@ -62,20 +62,39 @@ for i, (sheet, kind) in enumerate({OLD_STYLE_SHEETS!r}):
 print(time.perf_counter() - t)
 """
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True, cwd=ROOT)
+    _, rss = run_measured([sys.executable, "-c", code], cwd=ROOT)
+    OLD_STYLE_RSS.append(rss)
     return time.perf_counter() - start  # includes the interpreter and import start-up, like a worker
+
+
+OLD_STYLE_RSS: list[float] = []
+
+
+def run_measured(argv: list[str], **kwargs) -> tuple[str, float]:
+    """(stdout, peak RSS in MiB of the process itself) of a command that must succeed."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(argv, stdout=out, stderr=err, **kwargs)
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        if proc.returncode != 0:
+            raise SystemExit(f"{argv[0]} failed ({proc.returncode}):\n{err.read().decode()[-3000:]}")
+        return out.read().decode(), usage.ru_maxrss / 1024
 
 
 def run_intelli(workbook: Path, home: Path) -> tuple[float, float, dict]:
     env = {**os.environ, "DAGSTER_HOME": str(home)}
     cpu = busy_cpu_seconds()
     start = time.perf_counter()
-    proc = subprocess.run([str(INTELLI), "run", str(workbook), "--charts", "all", "--json"],
-                          capture_output=True, text=True, env=env)
+    stdout, rss = run_measured([str(INTELLI), "run", str(workbook), "--charts", "all", "--set", "formats=png,svg",
+                                "--json"], env=env)
     wall = time.perf_counter() - start
-    if proc.returncode != 0:
-        raise SystemExit(f"intelli run failed ({proc.returncode}):\n{proc.stderr}")
-    return wall, busy_cpu_seconds() - cpu, json.loads(proc.stdout)
+    INTELLI_RSS.append(rss)
+    return wall, busy_cpu_seconds() - cpu, json.loads(stdout)
+
+
+INTELLI_RSS: list[float] = []
 
 
 def run_breakdown(home: Path, run_id: str) -> dict:
@@ -146,9 +165,9 @@ def main() -> None:
     for step, seconds in sorted(bd["steps"].items(), key=lambda kv: -kv[1]):
         print(f"      step {step:<31}{seconds:6.2f} s")
     print(f"old-backend-style baseline:     {old:6.2f} s  (matplotlib + per-chart openpyxl re-read)")
-    print(f"ratio baseline / intelli run:   {old / wall:6.2f}x")
-    print("reference (old backend, measured by the team): 6.7-9.9 s chart work + ~3 s start-up")
-    print(f"ratio vs that reference:        {9.7 / wall:6.2f}x - {12.9 / wall:6.2f}x")
+    print(f"ratio intelli run / baseline:   {wall / old:6.2f}x  (target <= 0.5x)")
+    print(f"peak RSS, main process:         {sorted(INTELLI_RSS)[len(INTELLI_RSS) // 2]:6.0f} MiB intelli run, "
+          f"{sorted(OLD_STYLE_RSS)[len(OLD_STYLE_RSS) // 2]:.0f} MiB baseline (medians)")
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ from intelli_assets.errors import ChartParamError, IntelliError
 WAITING = {"QUEUED", "NOT_STARTED", "STARTING"}
 ACTIVE = {"STARTED", "CANCELING"}
 ENDED = {"SUCCESS", "FAILURE", "CANCELED"}
-FINISHED_CHART = {"success", "failed", "skipped", "cancelled"}
+FINISHED_CHART = {"success", "failed", "skipped", "cancelled", "not_applicable"}
 FINAL_JOB = {"SUCCESS", "PARTIAL_SUCCESS", "FAILED", "CANCELLED"}
 
 
@@ -53,6 +53,7 @@ class RunFacts:
     failures: dict[str, str] = field(default_factory=dict)  # step (or charts/<key>) -> readable error
     failure_message: str | None = None  # the RUN_FAILURE message, if the run died
     cancelled: dict[str, str] = field(default_factory=dict)  # chart -> who asked to cancel it
+    not_applicable: dict[str, str] = field(default_factory=dict)  # chart -> why its dataset cannot feed it
 
     @property
     def partition(self) -> str | None:
@@ -62,7 +63,7 @@ class RunFacts:
 @dataclass
 class ChartState:
     key: str
-    status: str  # pending | running | success | failed | skipped | cancelled
+    status: str  # pending | running | success | failed | skipped | cancelled | not_applicable
     run_id: str
     attempts: int
     files: dict[str, str] = field(default_factory=dict)
@@ -107,6 +108,8 @@ def chart_in_run(run: RunFacts, key: str) -> ChartState:
     if key in run.materialized:
         files = {name: info["path"] for name, info in run.materialized[key].items() if name != "settings"}
         return ChartState(key, "success", run.run_id, 1, files)
+    if key in run.not_applicable:  # e.g. a record-level chart in "Materialize all" on a Filters workbook
+        return ChartState(key, "not_applicable", run.run_id, 1, error=run.not_applicable[key])
     dropped = key in run.cancelled
     if run.status in WAITING:
         return ChartState(key, "cancelled" if dropped else "pending", run.run_id, 1)
@@ -129,7 +132,9 @@ def chart_in_run(run: RunFacts, key: str) -> ChartState:
 
 def job_status(states: list[ChartState], runs: list[RunFacts]) -> str:
     """The one rule: over the latest attempt of each chart, all succeeded -> SUCCESS, some ->
-    PARTIAL_SUCCESS, none -> FAILED; a job the user cancelled is CANCELLED, never FAILED."""
+    PARTIAL_SUCCESS, none -> FAILED; a job the user cancelled is CANCELLED, never FAILED.
+    Charts the dataset cannot feed (`not_applicable`) do not count."""
+    states = [s for s in states if s.status != "not_applicable"]
     if any(s.status == "running" for s in states) or any(r.status in ACTIVE for r in runs):
         return "RUNNING"
     if any(s.status == "pending" for s in states) or (not states and any(r.status in WAITING for r in runs)):
@@ -243,6 +248,12 @@ def run_facts(instance: dg.DagsterInstance, run: dg.DagsterRun) -> RunFacts:
         return facts
     facts.materialized = materialized_files(instance, run.run_id)
     facts.failures = step_failures(instance, run.run_id)
+    for record in instance.all_logs(run.run_id, of_type=dg.DagsterEventType.ASSET_OBSERVATION):
+        observation = record.asset_observation
+        metadata = observation.metadata
+        if observation.asset_key.path[0] == "charts" and metadata.get("event") and \
+                metadata["event"].value == "skipped":
+            facts.not_applicable[observation.asset_key.path[1]] = str(metadata["message"].value)
     if status == "FAILURE":
         records = instance.all_logs(run.run_id, of_type=dg.DagsterEventType.RUN_FAILURE)
         facts.failure_message = (records[-1].dagster_event.message or "the run failed") if records else None

@@ -24,7 +24,8 @@ def test_render_bench_short():
 
 def test_e2e_bench_short():
     out = run_bench("e2e_bench.py")
-    for line in ("intelli run wall time", "Dagster run", "rendering in Chromium", "old-backend-style baseline"):
+    for line in ("intelli run wall time", "Dagster run", "rendering in Chromium", "old-backend-style baseline",
+                 "ratio intelli run / baseline", "peak RSS, main process"):
         assert line in out
 
 
@@ -38,4 +39,27 @@ def test_report_bench_short():
     out = run_bench("report_bench.py")
     for line in ("rendering charts", "landscape report", "PDF print", "report / render",
                  "0 during the report", "pid unchanged"):
+        assert line in out
+
+
+def test_load_bench_short():
+    """A burst through GraphQL on SQLite and PostgreSQL: every job SUCCESS, no limit exceeded
+    (the script exits non-zero otherwise)."""
+    out = run_bench("load_bench.py")
+    for line in ("[sqlite] jobs SUCCESS: 4/4, lost: 0", "[postgres] jobs SUCCESS: 4/4, lost: 0", "jobs/minute",
+                 "queue wait", "peak chart steps at once", "postgres / sqlite burst time"):
+        assert line in out
+
+
+def test_launch_bench_short():
+    out = run_bench("launch_bench.py")
+    for line in ("cold `intelli run", "GraphQL launch -> SUCCESS", "queue wait", "run-worker start",
+                 "interactive / cold"):
+        assert line in out
+
+
+def test_batch_bench_short():
+    out = run_bench("batch_bench.py")
+    for line in ("3 runs, 3 SUCCESS, 3 distinct partitions; refused alone: broken.xlsx", "datasets/minute",
+                 "per dataset / baseline", "peak RSS"):
         assert line in out

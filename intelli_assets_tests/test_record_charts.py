@@ -351,3 +351,6 @@ def test_a_run_of_every_chart_on_a_filters_workbook_skips_the_record_charts_and_
             f"chart {key!r} needs one row per publication (an Espacenet results list or a Lens.org query), and "
             f"dataset {report.partition} is a Filters workbook, which holds only pre-aggregated counts.")
         assert not instance.fetch_materializations(dg.AssetKey(["charts", key]), limit=1).records
+        assert report.charts[key]["status"] == "not_applicable"  # `intelli status` does not count them
+        assert report.charts[key]["error"].startswith(f"chart {key!r} needs one row per publication")
+    assert report.status == "success"

@@ -191,8 +191,9 @@ def test_the_report_is_an_opt_in_asset_of_its_own():
     assert set(fields) == {"language", "title", "charts", "include_descriptions"}
 
 
-def test_the_report_of_a_filters_workbook(filters_home, filters_report):
+def test_the_report_of_a_filters_workbook(filters_home, filters_report, monkeypatch):
     home, partition, statuses = filters_home
+    monkeypatch.setenv("DAGSTER_HOME", str(home))  # the instance's dagster.yaml reads it
     result = filters_report
     check_report(result, home, partition, statuses, "en")
 

@@ -79,6 +79,10 @@ def run_facts(run: dict, events: list[dict], cancel_observations: dict[str, list
             chain = [error["message"], *(c["message"] for c in error.get("causes") or [])] if error else []
             facts.failures.update(readable_failure(event["stepKey"], failure.get("description"), failed_charts,
                                                    chain, checks))
+        elif kind == "ObservationEvent" and event["assetKey"]["path"][0] == "charts":
+            metadata = metadata_dict(event["metadataEntries"])
+            if metadata.get("event") == "skipped":
+                facts.not_applicable[event["assetKey"]["path"][1]] = str(metadata.get("message"))
         elif kind == "RunFailureEvent":
             facts.failure_message = event.get("message") or "the run failed"
     return facts

@@ -20,7 +20,6 @@ from intelli_assets.dataset import load_dataset
 from intelli_assets.defs.charts.resources import ChartRenderer
 from intelli_assets.defs.common.partitions import datasets_partitions
 from intelli_assets.defs.common.resources import ArtifactStore
-from intelli_assets.defs.descriptions.assets import description_key
 from intelli_assets.defs.reports.inputs import report_charts, report_keys
 from intelli_assets.errors import IntelliError
 from intelli_assets.rendering import FigureRenderer
@@ -68,7 +67,9 @@ def pdf_printer(renderer: object, log: Callable[[str], None]) -> Iterator[tuple[
 
 @dg.asset(
     key=REPORT_KEY,
-    deps=[dg.AssetKey(["charts", key]) for key in CHARTS] + [description_key(key) for key in CHARTS],
+    # the charts only: descriptions are optional, and a run that fails to describe (no endpoint
+    # configured) must not skip the report
+    deps=[dg.AssetKey(["charts", key]) for key in CHARTS],
     partitions_def=datasets_partitions,
     group_name=GROUP,
     kinds={"html", "pdf", "excel"},
