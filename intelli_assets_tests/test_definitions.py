@@ -16,7 +16,7 @@ def test_definitions_load_every_asset_check_resource_and_job():
     graph = defs.resolve_asset_graph()
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
     assert keys == {"raw_source", "patent_dataset", *(f"charts/{k}" for k in CHARTS),
-                    *(f"descriptions/{k}" for k in CHARTS)}
+                    *(f"descriptions/{k}" for k in CHARTS), "reports/landscape"}
     checks = {c.name for c in graph.asset_check_keys}
     assert checks == {"non_empty", "counts_are_non_negative_integers", "years_plausible", "no_duplicate_values",
                       "no_duplicate_publication_numbers", "dates_plausible"}

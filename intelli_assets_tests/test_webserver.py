@@ -63,7 +63,7 @@ def test_code_location_loads_with_every_asset(dagster_dev):
     assert entry["locationOrLoadError"]["__typename"] == "RepositoryLocation", entry
     nodes = {"/".join(n["assetKey"]["path"]): n for n in data["assetNodes"]}
     assert set(nodes) == {"raw_source", "patent_dataset", *(f"charts/{k}" for k in CHARTS),
-                          *(f"descriptions/{k}" for k in CHARTS)}
+                          *(f"descriptions/{k}" for k in CHARTS), "reports/landscape"}
     assert all(n["isPartitioned"] and n["description"] for n in nodes.values())
 
 

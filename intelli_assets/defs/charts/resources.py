@@ -48,6 +48,11 @@ class ChartRenderer(dg.ConfigurableResource):
             self._renderer = self._new()
         return self._renderer
 
+    @property
+    def engine_renderer(self) -> EngineRenderer:
+        """The run's renderer itself (e.g. to print a report with the same warm browser)."""
+        return self._ensure()
+
     def submit(self, fig: go.Figure, formats: list[str], scale: float = 1.0,
                preview_scale: Optional[float] = None) -> "Future[Images]":
         """Render in the background: a future of the bytes per format, and the engine that drew

@@ -52,7 +52,7 @@ def pdf_printer(renderer: object, log: Callable[[str], None]) -> Iterator[tuple[
     """The print method of the run's warm Chromium (the `renderer` resource, or the renderer the
     CLI started and passed in). Only when the run draws with kaleido, which keeps no page of
     its own, is a browser started for the PDF (and closed after it)."""
-    engine = renderer._ensure() if isinstance(renderer, ChartRenderer) else renderer  # the run's EngineRenderer
+    engine = renderer.engine_renderer if isinstance(renderer, ChartRenderer) else renderer
     fast = engine if isinstance(engine, FigureRenderer) else getattr(engine, "fast", None)
     if fast is not None:
         yield fast.print_pdf, "the run's renderer"
