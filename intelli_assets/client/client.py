@@ -8,6 +8,7 @@ job is its first run plus its retries, tied by the `intelli/job` tag, as for the
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -161,10 +162,15 @@ class IntelliClient:
                 return metadata["partition"], metadata["registered_path"]
         raise ClientError(f"run {run_id} registered {path} but recorded no partition")
 
-    def _asset_events(self, path: list[str], partition: str, limit: int = 1) -> dict:
-        data = self.query(doc.ASSET_EVENTS, {"key": {"path": path}, "partitions": [partition], "limit": limit})
-        asset = data["assetOrError"]
-        return asset if asset["__typename"] == "Asset" else {"assetMaterializations": [], "assetObservations": []}
+    def _chart_observations(self, charts: list[str], partition: str) -> dict[str, list[dict]]:
+        """The latest observations of each chart for a partition (cancel requests among them),
+        newest first, in one request."""
+        fields = "\n".join(
+            f'c{i}: assetOrError(assetKey: {{path: ["charts", {json.dumps(chart)}]}}) {{ __typename ... on Asset {{ '
+            f'assetObservations(partitions: $partitions, limit: 50) {{ runId description }} }} }}'
+            for i, chart in enumerate(charts))
+        data = self.query(f"query ChartObservations($partitions: [String!]) {{ {fields} }}", {"partitions": [partition]})
+        return {chart: data[f"c{i}"].get("assetObservations", []) for i, chart in enumerate(charts)}
 
     # --- launching ---------------------------------------------------------------------------
 
@@ -188,16 +194,17 @@ class IntelliClient:
         overrides = dict(overrides or {})
         ops = chart_run_config(charts, overrides)
         engine = str(overrides["engine"]).lower() if "engine" in overrides else None
-        if partition not in self.datasets():  # checked by the server too, but with no useful message
+        state = self._dataset_state(partition)
+        if not any(state[:3]):  # nothing ever happened to it: most likely a typo
             known = self.datasets()
-            raise ClientError(f"no dataset {partition!r} at {self.url}; register its file first (`intelli launch "
-                              f"PATH`). Known datasets: {', '.join(known[-10:]) or 'none'}")
+            if partition not in known:
+                raise ClientError(f"no dataset {partition!r} at {self.url}; register its file first (`intelli launch "
+                                  f"PATH`). Known datasets: {', '.join(known[-10:]) or 'none'}")
+        built, stored, _, source = state
         request = params_hash({"partition": partition, "charts": charts, "config": ops, "engine": engine,
                                "source": source_path})
         if idempotency_key and (earlier := self._idempotent_job(idempotency_key, request)):
             return earlier
-        built = bool(self._asset_events(["patent_dataset"], partition)["assetMaterializations"])
-        stored = bool(self._asset_events(["raw_source"], partition)["assetMaterializations"])
         charts_assets = [["charts", key] for key in charts]
         run_config: dict[str, Any] = {"ops": dict(ops)}
         if engine:
@@ -209,7 +216,6 @@ class IntelliClient:
             run_config["ops"]["raw_source"] = {"config": {"path": source_path or ""}}
         else:
             raise ClientError(f"dataset {partition!r} has no stored source yet: launch it with the file's path")
-        source = self._source_name(partition)
         job_id = str(uuid.uuid4())
         tags = {JOB_TAG: job_id, ORIGIN_TAG: "graphql", REQUESTED_BY_TAG: self.requested_by,
                 **({SOURCE_TAG: source} if source else {}),
@@ -234,17 +240,23 @@ class IntelliClient:
         return Launched(tags.get(JOB_TAG, first["runId"]), first["runId"], tags.get(PARTITION_TAG, ""),
                         first["jobName"], existing=True)
 
-    def _source_name(self, partition: str) -> str | None:
-        for materialization in self._asset_events(["raw_source"], partition)["assetMaterializations"]:
-            return metadata_dict(materialization["metadataEntries"]).get("original_name")
-        return None
+    def _dataset_state(self, partition: str) -> tuple[bool, bool, bool, str | None]:
+        """(dataset built, source stored, file registered, source file name), in one request."""
+        data = self.query(doc.DATASET_STATE, {"partitions": [partition]})
+        dataset, source = data["dataset"], data["source"]
+        built = dataset["__typename"] == "Asset" and bool(dataset["assetMaterializations"])
+        stored = source["__typename"] == "Asset" and bool(source["assetMaterializations"])
+        registered = source["__typename"] == "Asset" and bool(source["assetObservations"])
+        name = metadata_dict(source["assetMaterializations"][0]["metadataEntries"]).get("original_name") \
+            if stored else None
+        return built, stored, registered, name
 
     # --- jobs --------------------------------------------------------------------------------
 
     def _runs(self, runs_filter: dict) -> list[dict]:
         """Runs matching a filter, oldest first."""
         result = self._ok(self.query(doc.RUNS, {"filter": runs_filter})["runsOrError"], "Runs", "listing runs")
-        return sorted(result["results"], key=lambda r: r["creationTime"])
+        return sorted(result["results"], key=lambda r: (r["creationTime"], r["runId"]))  # one order for every client
 
     def job_runs(self, job_id: str) -> list[dict]:
         runs = self._runs({"tags": [{"key": JOB_TAG, "value": job_id}]})
@@ -273,8 +285,7 @@ class IntelliClient:
         for run in self.job_runs(job_id):
             partition = next((t["value"] for t in run["tags"] if t["key"] == PARTITION_TAG), None)
             charts = [a["path"][1] for a in run.get("assetSelection") or [] if a["path"][0] == "charts"]
-            observations = {chart: self._asset_events(["charts", chart], partition, 50)["assetObservations"]
-                            for chart in charts} if partition else {}
+            observations = self._chart_observations(charts, partition) if partition and charts else {}
             events = [] if run["status"] in WAITING else self.run_events(run["runId"])
             facts.append(run_facts(run, events, observations))
         return assemble_job(facts)

@@ -53,13 +53,16 @@ query Partitions($repositorySelector: RepositorySelector!, $job: String!) {
 }
 """
 
-ASSET_EVENTS = """
-query AssetEvents($key: AssetKeyInput!, $partitions: [String!], $limit: Int) {
-  assetOrError(assetKey: $key) {
+DATASET_STATE = """
+query DatasetState($partitions: [String!]) {
+  dataset: assetOrError(assetKey: {path: ["patent_dataset"]}) {
+    __typename ... on Asset { assetMaterializations(partitions: $partitions, limit: 1) { runId } }
+  }
+  source: assetOrError(assetKey: {path: ["raw_source"]}) {
     __typename
     ... on Asset {
-      assetMaterializations(partitions: $partitions, limit: $limit) { runId timestamp metadataEntries { ...Metadata } }
-      assetObservations(partitions: $partitions, limit: $limit) { runId timestamp description metadataEntries { ...Metadata } }
+      assetMaterializations(partitions: $partitions, limit: 1) { runId metadataEntries { ...Metadata } }
+      assetObservations(partitions: $partitions, limit: 1) { runId }
     }
   }
 }
