@@ -18,10 +18,12 @@ ENV PYTHONUNBUFFERED=1 \
     PIP_ROOT_USER_ACTION=ignore
 
 # Charts are drawn by a real headless Chromium, Debian's (the project never downloads one).
-# Not pinned: a rebuild takes bookworm's security updates of Chromium.
+# Not pinned: a rebuild takes bookworm's security updates of Chromium. The Noto fonts draw
+# CJK names (57 MB) and emoji (10 MB), which would otherwise print as empty boxes.
 # hadolint ignore=DL3008
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium fonts-liberation \
+    fonts-noto-cjk fonts-noto-color-emoji \
  && rm -rf /var/lib/apt/lists/*
 
 # Everything runs as this non-root user (uid/gid 10001; deploy/helm/values.yaml uses the same

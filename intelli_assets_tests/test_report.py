@@ -202,11 +202,11 @@ def test_the_report_of_a_filters_workbook(filters_home, filters_report, monkeypa
     manifest = json.loads((home / "artifacts" / partition / "dataset" / "manifest.json").read_text())
     forecast = json.loads(next((home / "artifacts" / partition / "patent_forecast").glob("*/chart_data.json")).read_text())
     pages = pdf_pages(Path(result["files"]["pdf"]))
-    figures = next(page for page in pages if "Key figures" in page and "SHARE OF EC" in page)
-    total = int(countries.sum())
-    for expected in (f"{manifest['results_count']:,}", f"{total:,}", f"{forecast['cagr_rate']:.2f}%",
-                     f"{countries.index[0]}", f"{countries.iloc[0]} of {total} publications",
-                     f"{100 * countries['EC'] / total:.1f}%", f"{countries['EC']} of {total} publications"):
+    figures = " ".join(next(page for page in pages if "Key figures" in page and "SHARE OF EC" in page).split())
+    total, families = int(countries.sum()), manifest["results_count"]  # shares of offices are of all families
+    for expected in (f"{families:,}", f"{total:,}", f"{forecast['cagr_rate']:.2f}%",
+                     f"{countries.index[0]}", f"{countries.iloc[0]} of {families} families",
+                     f"{100 * countries['EC'] / families:.1f}%", f"{countries['EC']} of {families} families"):
         assert expected in figures, expected
     assert counts["applicants"].index[0].lower() in figures.lower()
     years = sorted(int(y) for y, n in counts["publication_year"].items() if n > 0)
@@ -402,12 +402,15 @@ def test_any_chart_data_shape_becomes_tables_with_every_number():
 
     data = {"type": "heatmap", "x": ["2020", "2021"], "y": ["A", "B", "C"], "z": [[1, 2], [3, 4], [5, 6.25]],
             "links": [{"source": "CN", "target": "EP", "value": 7, "share": {"of_total": 0.5}}],
+            "families": [{"rank": 1, "applicants": ["ACME", "FOO"]}, {"rank": 2, "applicants": []}],
             "series": [{"name": "n", "data": [1, 2, 3], "labels": ["a", "b", "c"]}],
             "totals": {"families": 150, "nested": {"deep": 2.5}}, "warnings": [], "flag": True}
     fields, tables = chart_tables(data)
     by_title = {table.title: table for table in tables}
-    assert by_title["z"].rows == [[1, 2], [3, 4], [5, 6.25]] and by_title["x"].rows == [["2020"], ["2021"]]
+    assert by_title["z"].header == ["y \\ x", "2020", "2021"]  # a grid is headed by the lists naming it
+    assert by_title["z"].rows == [["A", 1, 2], ["B", 3, 4], ["C", 5, 6.25]] and by_title["x"].rows == [["2020"], ["2021"]]
     assert by_title["links"].header == ["source", "target", "value", "share.of_total"]
+    assert by_title["families"].rows == [[1, "ACME; FOO"], [2, ""]]  # one row per record, names in one cell
     assert by_title["series[0]"].header == ["data", "labels"] and by_title["series[0]"].rows[2] == [3, "c"]
     assert dict(fields) == {"type": "heatmap", "series[0].name": "n", "totals.families": 150,
                             "totals.nested.deep": 2.5, "warnings": None, "flag": True}

@@ -42,6 +42,18 @@ if ! have_browser; then
   fi
 fi
 
+# Chinese, Japanese and Korean names and emoji in a source print as empty boxes without these
+# (fonts-noto-cjk: 57 MB download; fonts-noto-color-emoji: 10 MB)
+missing_fonts=""
+for font in fonts-noto-cjk fonts-noto-color-emoji; do
+  dpkg -s "$font" >/dev/null 2>&1 || missing_fonts="$missing_fonts $font"
+done
+if [ -n "$missing_fonts" ] && command -v apt-get >/dev/null 2>&1; then
+  echo "==> installing fonts for CJK names and emoji:$missing_fonts"
+  # shellcheck disable=SC2086 # one package per word
+  apt_install $missing_fonts || echo "!! could not install$missing_fonts: CJK text and emoji will print as boxes" >&2
+fi
+
 # the tests start their own PostgreSQL from Debian's binaries (intelli_assets_tests/postgres.py);
 # the package's default cluster is not wanted: nothing would use it
 have_debian_postgres() {

@@ -24,6 +24,7 @@ from intelli_assets.charts.base import (
     truncated_note,
     wrap_footnotes,
 )
+from intelli_assets.charts.citations import text_em
 from intelli_assets.charts.countries import ALIASES, COUNTRIES, OFFICES, SMALL_COUNTRY_CENTRES
 from intelli_assets.charts.labels import label
 from intelli_assets.dataset import Dataset
@@ -34,6 +35,14 @@ MAP_RIGHT = 0.76  # the map's share of the width when offices are listed beside 
 MAP_BOTTOM = 0.14  # below it, the colour bar
 MAP_ASPECT = 2.2  # width / height of the natural-earth world between 57°S and 85°N
 NICE_STEPS = (1, 2, 5)
+# the narrowest width the map is laid out at: the report lays charts out 820 px wide for paper
+# (report/page.py), and the offices' labels left of their bars must fit between map and bars there
+NARROWEST_LAYOUT = 820
+LABEL_GAP_PX = 14  # between the map's edge and the widest office label
+NO_COUNTRY = {"es": "Ningún país tiene publicaciones: todas están en oficinas regionales o internacionales, "
+                    "listadas junto al mapa.",
+              "en": "No country has publications: all of them are at regional or international offices, "
+                    "listed beside the map."}
 
 
 @functools.cache
@@ -75,6 +84,13 @@ def log_ticks(largest: int) -> tuple[list[float], list[str]]:
         power += 1
 
 
+def panel_gap(aside: list[dict], font_px: int, right_margin: int) -> float:
+    """The share of the width between the map and the offices' bars: room for the widest label
+    ('GC · GCCPO') at the narrowest layout, or the map (drawn above the axis) hides its start."""
+    widest = max(text_em(f"{a['code']} · {a['short']}") for a in aside) * font_px
+    return max(0.07, (widest + LABEL_GAP_PX) / (NARROWEST_LAYOUT - 20 - right_margin))
+
+
 def jurisdiction_map(dataset: Dataset, params: dict, style: Style) -> Chart:
     rows = ranked(dataset.facet("countries"))
     total = facet_total(rows, "countries")
@@ -97,6 +113,9 @@ def jurisdiction_map(dataset: Dataset, params: dict, style: Style) -> Chart:
     areas = [c for c in countries if c["drawn_as"] == "area"]
     dots = [c for c in countries if c["drawn_as"] == "dot"]
     line = {"color": colors.background, "width": 0.5}
+    if not countries:  # nothing to paint: an empty layer still draws the world (and says why it is grey)
+        traces.append(go.Choropleth(locations=[], z=[], locationmode="ISO-3", coloraxis="coloraxis",
+                                    hoverinfo="skip", showscale=False))
     if areas:
         traces.append(go.Choropleth(
             locations=[c["iso3"] for c in areas], z=[math.log10(c["count"]) for c in areas], locationmode="ISO-3",
@@ -139,6 +158,7 @@ def jurisdiction_map(dataset: Dataset, params: dict, style: Style) -> Chart:
              "countrycolor": colors.background, "countrywidth": 0.5, "showocean": False, "showlakes": False,
              "lataxis": {"range": [-57, 85]}, "bgcolor": colors.background},
         coloraxis={
+            "showscale": bool(countries),
             "cmin": 0, "cmax": max(math.log10(largest), 1.0),
             "colorscale": [[0, lighten(colors.primary, 0.78)], [1, colors.primary]],
             "colorbar": {"orientation": "h", "x": map_right / 2, "xanchor": "center", "y": MAP_BOTTOM - 0.03,
@@ -149,6 +169,8 @@ def jurisdiction_map(dataset: Dataset, params: dict, style: Style) -> Chart:
         },
     )
     notes = [label("note_map_families" if by_family else "note_map_publications", lang)]
+    if not countries:
+        notes.append(NO_COUNTRY[lang])
     if aside:
         notes.append(label("note_map_aside", lang))
     if dots:
@@ -168,12 +190,12 @@ def jurisdiction_map(dataset: Dataset, params: dict, style: Style) -> Chart:
     height = tighten_bottom(fig, 30)  # no axis title under the colour bar
     if aside:
         panel_top = min(0.95, 0.3 + 0.07 * len(aside))
-        fig.update_xaxes(domain=[map_right + 0.07, 1], showticklabels=False, showgrid=False, showline=False,
+        fig.update_xaxes(domain=[map_right + panel_gap(aside, fonts.tick, right), 1], showticklabels=False, showgrid=False, showline=False,
                          range=[0, max(a["count"] for a in aside) * 1.35])
         fig.update_yaxes(domain=[0.3, panel_top], type="category", showgrid=False, automargin=True,
                          anchor="x", ticks="")
         fig.add_annotation(text=f"<b>{label('map_aside_title', lang)}</b>", xref="paper", yref="paper",
-                           x=map_right + 0.07, y=panel_top, yshift=8, xanchor="left", yanchor="bottom",
+                           x=map_right + panel_gap(aside, fonts.tick, right), y=panel_top, yshift=8, xanchor="left", yanchor="bottom",
                            align="left", showarrow=False, font={"size": fonts.axis_label, "color": colors.text})
     else:
         fig.update_xaxes(visible=False)

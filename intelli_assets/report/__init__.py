@@ -38,13 +38,15 @@ def _first(charts: list[ReportChart], find: object) -> object:
 def make_report(partition: str, dataset: Dataset, charts: list[ReportChart], *, language: str = "es",
                 title: str = "", run_id: str = "", created_at: dt.datetime | None = None) -> Report:
     """The report of these charts (included or missing, in the order given). Key figures use the
-    highlight country and cutoff year the charts were drawn with (else the defaults)."""
+    highlight country the charts were drawn with, and the CAGR of the patent_forecast render
+    shown (else its cutoff year is that of the first time chart, else the default)."""
     if language not in LANGUAGES:
         raise ValueError(f"language must be one of {', '.join(LANGUAGES)}, got {language!r}")
     included = [c for c in charts if c.included]
     highlight = _first(included, lambda d: ((d.get("meta") or {}).get("style") or {}).get("highlight_country"))
+    forecast = next((c.chart_data for c in included if c.key == "patent_forecast"), None)
     cutoff = _first(included, lambda d: d.get("cutoff_year") if isinstance(d.get("cutoff_year"), int) else None)
-    figures = key_figures(dataset, str(highlight or Style().highlight_country), cutoff)
+    figures = key_figures(dataset, str(highlight or Style().highlight_country), cutoff, forecast)
     return Report(partition, language, title.strip() or default_title(dataset.manifest, language), dataset.manifest,
                   figures, charts, created_at or dt.datetime.now(dt.UTC), run_id)
 

@@ -90,21 +90,53 @@ def bundle_zip(report: Report, files: dict[str, Path]) -> bytes:
     return out.getvalue()
 
 
-def write_report(report: Report, folder: Path, print_pdf: PdfPrinter) -> ReportFiles:
-    """Write the report's four files into `folder` (which must not exist yet)."""
+STAGING = re.compile(r"^\..+\.staging-(\d+)$")
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
+def clean_dead_staging(parent: Path) -> list[Path]:
+    """Remove the staging folders of processes that are gone (a report killed outright, e.g.
+    by a second Ctrl-C, cannot clean up after itself); returns those removed."""
+    removed = []
+    for entry in parent.iterdir() if parent.is_dir() else []:
+        match = STAGING.match(entry.name)
+        if match and entry.is_dir() and not pid_alive(int(match.group(1))):
+            shutil.rmtree(entry, ignore_errors=True)
+            removed.append(entry)
+    return removed
+
+
+def write_report(report: Report, folder: Path, print_pdf: PdfPrinter,
+                 check: Callable[[], None] | None = None) -> ReportFiles:
+    """Write the report's four files into `folder` (which must not exist yet). `check` is called
+    between the steps and may raise to stop (a cancelled run): nothing is left behind then."""
     if folder.exists():
         raise StorageError(str(folder), FileExistsError(17, "a report is already stored there"))
+    check = check or (lambda: None)
+    clean_dead_staging(folder.parent)
     staging = folder.with_name(f".{folder.name}.staging-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
     try:
         html = write_atomic(staging / "report.html", report_html(report))
+        check()
         try:
             pdf_bytes = print_pdf(html, READY, pdf_params(report))
         except Exception as exc:  # noqa: BLE001 - any printer's failure, said in one sentence
             raise PrintFailed(f"report.pdf could not be printed: {exc}") from None
+        check()
         pdf = write_atomic(staging / "report.pdf", pdf_bytes)
         xlsx = write_atomic(staging / "report-data.xlsx", report_xlsx(report))
         archive = write_atomic(staging / "bundle.zip", bundle_zip(report, {"html": html, "pdf": pdf, "xlsx": xlsx}))
+        check()
         try:
             staging.rename(folder)
         except OSError as exc:

@@ -15,7 +15,7 @@ from intelli_assets.rendering import PACKAGE_PLOTLY_JS, PLOTLY_JS
 from intelli_assets.report.figures import KeyFigures
 from intelli_assets.report.model import NOT_RENDERED, Report, ReportChart
 from intelli_assets.report.page import CSS, SCRIPT, print_size
-from intelli_assets.report.text import TEXT, date_text, number, percent, t
+from intelli_assets.report.text import TEXT, counted, date_text, number, percent, t
 
 PLOT_CONFIG = {"displaylogo": False, "responsive": True}
 
@@ -109,35 +109,49 @@ def _figure_card(label: str, value: str, note: str = "") -> str:
             + (f'<div class="note">{escape(note)}</div>' if note else "") + "</div>")
 
 
+def _share_note(count: int, total: int | None, unit: str, lang: str) -> str:
+    """'12 of 150 families (8.0%)', or the count alone when there is no total to share."""
+    if total is None:
+        return t("count_only", lang, count=counted(count, unit, lang))
+    return (t("count_of", lang, count=number(count, lang), total=counted(total, unit, lang))
+            + f" ({percent(100.0 * count / total, lang) if total else '—'})")
+
+
 def key_figures(report: Report) -> str:
     f, lang = report.figures, report.language
     na = t("not_available", lang)
     suffix = "records" if f.record_level else "filters"
+    years = (t("years_value", lang, start=f.first_year, end=f.last_year,
+               years=counted(f.last_year - f.first_year + 1, "years", lang)) if f.first_year is not None else na)
     cards = [
         _figure_card(t("families", lang), number(f.families, lang) if f.families is not None else na,
                      t(f"families_note_{suffix}", lang)),
         _figure_card(t("publications", lang), number(f.publications, lang) if f.publications is not None else na,
                      t(f"publications_note_{suffix}", lang)),
-        _figure_card(t("years", lang), t("years_value", lang, start=f.first_year, end=f.last_year,
-                                         n=f.last_year - f.first_year + 1) if f.first_year is not None else na),
+        _figure_card(t("years", lang), years),
         _figure_card(t("cagr", lang), percent(f.cagr_percent, lang, 2) if f.cagr_percent is not None else na,
-                     t("cagr_period", lang, start=f.cagr_start, end=f.cagr_end) if f.cagr_percent is not None else ""),
+                     t(f"cagr_period_{f.cagr_unit}", lang, start=f.cagr_start, end=f.cagr_end)
+                     if f.cagr_percent is not None else ""),
     ]
     for label, leader in ((t("top_jurisdiction", lang), f.top_jurisdiction), (t("top_applicant", lang),
                                                                              f.top_applicant)):
-        cards.append(_figure_card(label, leader.value if leader else na, (
-            t("of_publications", lang, count=number(leader.count, lang), total=number(leader.total, lang))
-            + f" ({percent(leader.share, lang)})" + (f" · {t('ties', lang, n=leader.ties)}" if leader.ties else ""))
-            if leader else ""))
+        note = ""
+        if leader:
+            note = _share_note(leader.count, leader.total, leader.unit, lang) + (
+                f" · {t('ties', lang, n=leader.ties)}" if leader.ties else "")
+        cards.append(_figure_card(label, leader.value if leader else na, note))
     if f.highlight is not None:
         h = f.highlight
+        title = t("highlight_share", lang, country=h.country)
         if h.count:
-            note = t("of_publications", lang, count=number(h.count, lang), total=number(h.total, lang))
-            cards.append(_figure_card(t("highlight_share", lang, country=h.country), percent(h.share, lang),
-                                      note + (f" · {t('rank', lang, rank=h.rank)}" if h.rank else "")))
-        else:  # 0.0% would read as "a little"
-            cards.append(_figure_card(t("highlight_share", lang, country=h.country), "0%",
-                                      t("no_publication", lang, country=h.country, total=number(h.total, lang))))
+            value = percent(h.share, lang) if h.share is not None else counted(h.count, h.unit, lang)
+            cards.append(_figure_card(title, value, _share_note(h.count, h.total, h.unit, lang)
+                                      + (f" · {t('rank', lang, rank=h.rank)}" if h.rank else "")))
+        elif h.total is not None:  # 0.0% would read as "a little"
+            cards.append(_figure_card(title, "0%", t("no_family", lang, country=h.country,
+                                                     total=counted(h.total, h.unit, lang))))
+        else:
+            cards.append(_figure_card(title, "0", t("no_publication", lang, country=h.country)))
     return (f'<section id="key-figures"><h2>{escape(t("key_figures", lang))}</h2>'
             f'<div class="figures">{"".join(cards)}</div></section>')
 
@@ -198,8 +212,10 @@ def figures_json(charts: list[ReportChart]) -> str:
             continue
         layout = chart.figure["layout"]
         size = int(layout.get("width") or 1200), int(layout.get("height") or 500)
+        table = any(trace.get("type") == "table" for trace in chart.figure["data"])
         out[chart.key] = {"data": chart.figure["data"], "layout": layout,
-                          "config": {**chart.figure.get("config", {}), **PLOT_CONFIG}, "print": print_size(*size)}
+                          "config": {**chart.figure.get("config", {}), **PLOT_CONFIG},
+                          "print": print_size(*size, fixed=table)}
     text = json.dumps(out, ensure_ascii=False, separators=(",", ":"))
     return text.replace("</", "<\\/").replace("<!--", "<\\!--")
 

@@ -141,9 +141,10 @@ def take_footnotes(figure: dict) -> list[str]:
             else:
                 lines.append(line)
         margin = layout.setdefault("margin", {})
-        if margin.get("b") and layout.get("height"):
-            margin["b"] = max(40, margin["b"] - room - FOOTNOTE_GAP)
-            layout["height"] = layout["height"] - room - FOOTNOTE_GAP
+        if margin.get("b") and layout.get("height"):  # the plot keeps its own height
+            freed = max(0, margin["b"] - max(40, margin["b"] - room - FOOTNOTE_GAP))
+            margin["b"] -= freed
+            layout["height"] -= freed
     layout["annotations"] = [a for a in annotations if not _is_footnote(a)]
     return lines
 

@@ -15,12 +15,19 @@ PAGE_WIDTH = 690  # CSS px of a chart on paper: (8.27 - 2 x 0.5) in x 96 = 698, 
 # side panels, label room) stays close to the one it was designed at, and 10 px text prints at 6.3 pt
 PRINT_LAYOUT_WIDTH = 820
 PRINT_MAX_HEIGHT = 920  # x the zoom: at most ~775 px of a ~1000 px page
+PAGE_PLOT_HEIGHT = 775  # CSS px of a page a chart may take (its heading and notes need the rest)
 
 
-def print_size(width: int, height: int) -> dict:
+def print_size(width: int, height: int, fixed: bool = False) -> dict:
     """How a chart of this size is laid out for paper: width and height, and the zoom that fits it.
     A narrower layout keeps part of its height (the square root of the width's ratio): a line
-    chart does not turn into a tower, and bars keep room for their labels."""
+    chart does not turn into a tower, and bars keep room for their labels.
+
+    A `fixed` chart (a table: its rows neither shrink nor re-wrap, so a shorter or narrower
+    layout would drop rows) keeps its own size and is only zoomed to fit the page."""
+    if fixed:
+        zoom = min(1.0, PAGE_WIDTH / width, PAGE_PLOT_HEIGHT / height) if width > 0 and height > 0 else 1.0
+        return {"width": width, "height": height, "zoom": round(zoom, 4)}
     layout_width = min(width, PRINT_LAYOUT_WIDTH)
     layout_height = round(height * (layout_width / width) ** 0.5) if width > 0 else height
     return {"width": layout_width, "height": min(layout_height, PRINT_MAX_HEIGHT),
@@ -105,20 +112,25 @@ SCRIPT = """
   });
   // opened for printing (print media from the start, as the PDF is made): laid out for paper at once
   let onPaper = window.matchMedia('print').matches;
+  // the zoom is set once a plot is drawn, never while it is laid out: plotly.js measures text
+  // (a table's right-aligned cells) with getBoundingClientRect, which a zoom would shrink
   function paperSize(p, on) {
     p.div.style.width = on ? p.fig.print.width + 'px' : '';
-    p.div.style.zoom = on ? String(p.fig.print.zoom) : '';
+    p.div.style.zoom = '';
     return on ? {width: p.fig.print.width, height: p.fig.print.height}
               : {width: null, height: p.fig.layout.height, autosize: true};
   }
+  function zoomed(p, on) { p.div.style.zoom = on ? String(p.fig.print.zoom) : ''; }
   window.reportDrawn = Promise.all(plots.map(function (p) {
     const layout = Object.assign({}, p.fig.layout, paperSize(p, onPaper));
     if (!onPaper) delete layout.width;
-    return Plotly.newPlot(p.div, p.fig.data, layout, p.fig.config);
+    return Plotly.newPlot(p.div, p.fig.data, layout, p.fig.config).then(function () { zoomed(p, onPaper); });
   })).then(function () { document.body.setAttribute('data-drawn', String(plots.length)); return true; });
   function forPaper(on) {
     onPaper = on;
-    return Promise.all(plots.map(function (p) { return Plotly.relayout(p.div, paperSize(p, on)); }));
+    return Promise.all(plots.map(function (p) {
+      return Plotly.relayout(p.div, paperSize(p, on)).then(function () { zoomed(p, on); });
+    }));
   }
   window.reportForPrint = function () {
     return window.reportDrawn.then(function () { return onPaper ? true : forPaper(true); })

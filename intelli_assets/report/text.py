@@ -25,16 +25,24 @@ TEXT: dict[str, dict[str, str]] = {
     "families": {"es": "Familias de patentes", "en": "Patent families"},
     "publications": {"es": "Publicaciones", "en": "Publications"},
     "years": {"es": "Años cubiertos", "en": "Years covered"},
-    "years_value": {"es": "{start}–{end} ({n} años)", "en": "{start}–{end} ({n} years)"},
+    "years_value": {"es": "{start}–{end} ({years})", "en": "{start}–{end} ({years})"},
     "cagr": {"es": "Crecimiento anual compuesto (CAGR)", "en": "Compound annual growth (CAGR)"},
-    "cagr_period": {"es": "publicaciones por año, {start}–{end}", "en": "publications per year, {start}–{end}"},
+    "cagr_period_families": {"es": "familias por año de primera publicación, {start}–{end} (como el pronóstico)",
+                             "en": "families per year of first publication, {start}–{end} (as the forecast)"},
+    "cagr_period_publications": {"es": "publicaciones por año, {start}–{end} (como el pronóstico)",
+                                 "en": "publications per year, {start}–{end} (as the forecast)"},
     "top_jurisdiction": {"es": "Jurisdicción principal", "en": "Top jurisdiction"},
     "top_applicant": {"es": "Solicitante principal", "en": "Top applicant"},
     "highlight_share": {"es": "Participación de {country}", "en": "Share of {country}"},
-    "of_publications": {"es": "{count} de {total} publicaciones", "en": "{count} of {total} publications"},
+    "count_of": {"es": "{count} de {total}", "en": "{count} of {total}"},
+    "count_only": {"es": "{count}, como las cuenta Espacenet (una publicación cuenta para cada solicitante: "
+                         "sin total del que tomar una parte)",
+                   "en": "{count} as Espacenet counts them (a publication counts for each of its applicants: "
+                         "no total to take a share of)"},
     "rank": {"es": "puesto {rank}", "en": "rank {rank}"},
-    "no_publication": {"es": "ninguna de las {total} publicaciones es de {country}",
-                       "en": "none of the {total} publications is from {country}"},
+    "no_family": {"es": "ninguna de las {total} se publicó en {country}",
+                  "en": "none of the {total} was published in {country}"},
+    "no_publication": {"es": "ninguna publicación en {country}", "en": "no publication in {country}"},
     "ties": {"es": "empatado con {n} más", "en": "tied with {n} more"},
     "not_available": {"es": "no disponible", "en": "not available"},
     "families_note_filters": {"es": "resultados de la búsqueda en Espacenet", "en": "results of the Espacenet search"},
@@ -108,6 +116,19 @@ CHART_TITLES: dict[str, dict[str, str]] = {
     "legal_status_by_year": {"es": "Estado legal por año de publicación", "en": "Legal status by publication year"},
     "most_cited_families": {"es": "Las familias más citadas", "en": "The most cited families"},
 }
+
+
+UNITS = {  # (one, many)
+    "families": {"es": ("familia", "familias"), "en": ("family", "families")},
+    "publications": {"es": ("publicación", "publicaciones"), "en": ("publication", "publications")},
+    "years": {"es": ("año", "años"), "en": ("year", "years")},
+}
+
+
+def counted(n: int, unit: str, language: str) -> str:
+    """'1 family', '1,234 families', '1 año'."""
+    one, many = UNITS[unit][language]
+    return f"{number(n, language)} {one if n == 1 else many}"
 
 
 def t(name: str, language: str, /, **fmt: object) -> str:

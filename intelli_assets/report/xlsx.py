@@ -4,8 +4,10 @@ way, so a chart added to the registry needs nothing here. No Dagster imports.
 
 A sheet holds the title, a `field | value` table of every single value (dotted paths, e.g.
 `totals.total_publications`), then one table per list in chart_data: a list of records is a
-table with a column per key; parallel lists in one object (`labels` and `data`) are columns
-of one table; a list of values is one column; a list of lists is a grid.
+table with a column per key (a list of names in a record, e.g. a family's applicants, is one
+cell, the names joined with "; "); parallel lists in one object (`labels` and `data`) are
+columns of one table; a list of values is one column; a list of lists is a grid, headed by
+the lists of its object that name its rows and columns (a heatmap's applicants and years).
 """
 
 from __future__ import annotations
@@ -37,13 +39,19 @@ def _scalar(value: object) -> bool:
     return value is None or isinstance(value, str | int | float | bool)
 
 
+JOIN = "; "
+
+
 def _flat(record: dict, prefix: str = "") -> dict[str, Scalar] | None:
-    """A record's values under dotted keys, or None if it holds a list (not one row)."""
+    """A record's values under dotted keys (a list of texts joined into one), or None if it
+    holds other lists (not one row)."""
     out: dict[str, Scalar] = {}
     for key, value in record.items():
         name = f"{prefix}{key}"
         if _scalar(value):
             out[name] = value
+        elif isinstance(value, list) and all(isinstance(v, str) for v in value):
+            out[name] = JOIN.join(value)
         elif isinstance(value, dict):
             inner = _flat(value, f"{name}.")
             if inner is None:
@@ -52,6 +60,27 @@ def _flat(record: dict, prefix: str = "") -> dict[str, Scalar] | None:
         else:
             return None
     return out
+
+
+def _labels(owner: dict, length: int, skip: str = "") -> tuple[str, list] | None:
+    """The first list of values in `owner` with `length` items (other than `skip`)."""
+    return next(((k, v) for k, v in owner.items() if k != skip and isinstance(v, list) and len(v) == length
+                 and v and all(map(_scalar, v))), None)
+
+
+def labelled_grid(path: str, value: object, owner: dict) -> Table | None:
+    """A list of lists whose rows and columns its object names (a heatmap's z between its
+    `applicants` and `years`): a table with the row labels first and the column labels as the
+    header (as text: a label is no number of the grid). None for anything else."""
+    if not (isinstance(value, list) and value and all(isinstance(v, list) and all(map(_scalar, v)) for v in value)):
+        return None
+    width = max(len(v) for v in value)
+    rows = _labels(owner, len(value))
+    columns = _labels(owner, width, skip=rows[0]) if rows else None
+    if rows is None or columns is None:
+        return None
+    header = [f"{rows[0]} \\ {columns[0]}", *(str(c) for c in columns[1])]
+    return Table(path, header, [[str(label), *v, *[None] * (width - len(v))] for label, v in zip(rows[1], value)])
 
 
 def flatten(value: object, path: str, fields: list[tuple[str, Scalar]], tables: list[Table]) -> None:
@@ -68,7 +97,12 @@ def flatten(value: object, path: str, fields: list[tuple[str, Scalar]], tables: 
         else:
             rest = value
         for key, inner in rest.items():
-            flatten(inner, f"{path}.{key}" if path else str(key), fields, tables)
+            name = f"{path}.{key}" if path else str(key)
+            grid = labelled_grid(name, inner, value)
+            if grid is not None:
+                tables.append(grid)
+            else:
+                flatten(inner, name, fields, tables)
     elif isinstance(value, list):
         if not value:
             fields.append((path, None))

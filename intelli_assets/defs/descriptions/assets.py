@@ -139,10 +139,12 @@ def describe_latest_render(context: dg.AssetExecutionContext, chart: str, config
 
     try:
         description = describe(endpoint, request, png, on_event, cancelled)
-    except DescriptionCancelled as exc:
-        context.log.warning(str(exc))
-        raise dg.DagsterExecutionInterruptedError("the run was cancelled") from None
     except DescriptionError as exc:
+        if isinstance(exc, DescriptionCancelled) or cancelled():
+            # a Failure, not an interrupt: the step's RetryPolicy would retry an interrupt; the
+            # run, being cancelled, still ends CANCELED
+            context.log.warning(str(exc))
+            raise dg.Failure(description=f"the run was cancelled: {exc}", allow_retries=False) from None
         raise dg.Failure(description=str(exc), allow_retries=exc.transient, metadata={"provider_host": endpoint.host,
                                                          "models": dg.MetadataValue.json(list(request.models)),
                                                          "render": dg.MetadataValue.json(render.identity())}) from None

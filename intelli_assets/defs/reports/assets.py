@@ -90,10 +90,19 @@ def landscape_report(context: dg.AssetExecutionContext, config: ReportConfig, re
     partition, run_id = context.partition_key, context.run.run_id
     language = Language(config.language).value
     started = time.perf_counter()
+
+    def stop_if_cancelled() -> None:
+        """A cancel (the UI's, or Ctrl-C/SIGTERM of `intelli report`) takes effect between steps;
+        a report cut short leaves no folder behind."""
+        run = context.instance.get_run_by_id(run_id)
+        if run is not None and run.status == dg.DagsterRunStatus.CANCELING:
+            raise dg.DagsterExecutionInterruptedError("the run was cancelled")
+
     try:
         keys = report_keys(config.charts)
         dataset = load_dataset(store.layout.dataset_dir(partition))
         charts = report_charts(context.instance, partition, keys, language, config.include_descriptions, dataset)
+        stop_if_cancelled()
         if not any(chart.included for chart in charts):
             raise IntelliError(f"nothing is rendered for partition {partition} yet ({len(keys)} chart"
                                f"{'s' if len(keys) > 1 else ''} asked for): render the charts first "
@@ -109,7 +118,7 @@ def landscape_report(context: dg.AssetExecutionContext, config: ReportConfig, re
     gathered = time.perf_counter()
     try:
         with pdf_printer(renderer, context.log.warning) as (print_pdf, printed_by):
-            files = write_report(report, report_folder(store, partition, run_id), print_pdf)
+            files = write_report(report, report_folder(store, partition, run_id), print_pdf, stop_if_cancelled)
     except IntelliError as exc:  # the PDF's browser, or the disk: nothing of this report is left behind
         raise dg.Failure(description=f"the report could not be written: {exc}", allow_retries=False) from None
     written = time.perf_counter()

@@ -138,9 +138,9 @@ def _fetch_lens(context: dg.AssetExecutionContext, layout: ArtifactLayout, key: 
         raise error from None
     except FetchCancelled:
         write_atomic(folder / "fetch.json", json.dumps({"status": "cancelled", "pages": len(kept)}))
-        raise dg.DagsterExecutionInterruptedError(
-            f"the run was cancelled during the Lens fetch; the {len(kept)} page(s) that came are kept in {folder}"
-        ) from None
+        # a Failure, not an interrupt, which the step's RetryPolicy would retry; the run ends CANCELED
+        raise dg.Failure(description=f"the run was cancelled during the Lens fetch; the {len(kept)} page(s) that "
+                         f"came are kept in {folder}", allow_retries=False) from None
     if fetched.records == 0:  # an empty fetch never becomes the dataset's source
         write_atomic(folder / "fetch.json", json.dumps({"status": "empty", "pages": fetched.pages}))
         raise IntelliError(f"Lens query {query.name!r} ({query_file.name}) matched no patents on Lens.org: "
