@@ -121,11 +121,15 @@ def chart_in_run(run: RunFacts, key: str) -> ChartState:
     if run.status == "CANCELED":
         return ChartState(key, "cancelled", run.run_id, 1, error="the job was cancelled before this chart was done")
     error = run.failures.get(f"charts/{key}") or run.failures.get("charts")
+    if run.status == "FAILURE" and run.failure_message and not run.failure_message.startswith("Execution of"):
+        # the run was stopped from outside (e.g. "Exceeded maximum runtime of 120 seconds"): that
+        # is the reason, not the interrupt its steps saw
+        return ChartState(key, "failed", run.run_id, 1, error=run.failure_message)
     if error:
         return ChartState(key, "failed", run.run_id, 1, error=error)
     if run.failures:
         return ChartState(key, "skipped", run.run_id, 1, error=f"not run: {'; '.join(run.failures.values())}")
-    if run.status == "FAILURE":  # no step failed: the run itself died (killed)
+    if run.status == "FAILURE":  # no step failed: the run itself died (killed, over its time limit)
         return ChartState(key, "failed", run.run_id, 1, error=run.failure_message or "the run failed")
     return ChartState(key, "skipped", run.run_id, 1, error="not run: an upstream step or blocking check failed")
 
@@ -135,6 +139,9 @@ def job_status(states: list[ChartState], runs: list[RunFacts]) -> str:
     PARTIAL_SUCCESS, none -> FAILED; a job the user cancelled is CANCELLED, never FAILED.
     Charts the dataset cannot feed (`not_applicable`) do not count."""
     states = [s for s in states if s.status != "not_applicable"]
+    if not any(r.charts for r in runs):  # a run that draws no chart (register_dataset, the UI's other jobs)
+        return {"SUCCESS": "SUCCESS", "FAILURE": "FAILED", "CANCELED": "CANCELLED"}.get(
+            runs[-1].status, "RUNNING" if runs[-1].status in ACTIVE else "PENDING")
     if any(s.status == "running" for s in states) or any(r.status in ACTIVE for r in runs):
         return "RUNNING"
     if any(s.status == "pending" for s in states) or (not states and any(r.status in WAITING for r in runs)):
@@ -185,6 +192,8 @@ def retryable(job: Job, chart: str) -> ChartState:
         raise ChartParamError(f"job {job.job_id} has no chart {chart!r}; its charts: {', '.join(job.charts)}")
     if state.status in ("pending", "running"):
         raise IntelliError(f"chart {chart} of job {job.job_id} is still {state.status}; cancel it first or wait")
+    if state.status == "not_applicable":
+        raise ChartParamError(f"chart {chart} does not apply to job {job.job_id}'s dataset: {state.error}")
     if job.partition is None:
         raise IntelliError(f"job {job.job_id} has no dataset partition")
     return state
@@ -210,10 +219,10 @@ def job_runs(instance: dg.DagsterInstance, job_id: str) -> list[dg.DagsterRun]:
     """The runs of a job, oldest first. A run launched without our tags (e.g. from the UI's
     Materialize button) is a job of its own, found by its run id."""
     runs = list(instance.get_runs(dg.RunsFilter(tags={JOB_TAG: job_id}), ascending=True))
-    if not runs:
-        run = instance.get_run_by_id(job_id)
-        if run is not None:
-            runs = [run, *instance.get_runs(dg.RunsFilter(tags={JOB_TAG: run.run_id}), ascending=True)]
+    # a run launched without our tags (the UI) is a job of its own, its retries tagged with its id
+    first = instance.get_run_by_id(job_id)
+    if first is not None and JOB_TAG not in first.tags:
+        runs = [first, *runs]
     if not runs:
         raise JobNotFound(f"no job {job_id!r} in this instance (DAGSTER_HOME); `intelli run` prints the job id")
     return runs
@@ -303,7 +312,8 @@ def job_event(timestamp: float, run_id: str, event_type: str | None, step: str |
     kind, data = event_type or "LOG", {}
     if event_type == "ASSET_OBSERVATION" and asset_path:
         data = dict(metadata or {})
-        kind = f"CHART_{str(data.get('event', 'progress')).upper()}"
+        kind = f"CHART_{str(data.get('event', 'progress')).upper()}" if asset_path[0] == "charts" else \
+            f"{asset_path[0].upper()}_{str(data.get('event', 'observed')).upper()}"
         message = "/".join(asset_path) + (f": {data['message']}" if data.get("message") else "")
     elif event_type == "ASSET_MATERIALIZATION" and asset_path:
         message = "/".join(asset_path) + " materialized"

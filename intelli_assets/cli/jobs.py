@@ -7,7 +7,7 @@ import json
 import sys
 import time
 
-from intelli_assets.cli.remote import add_url_argument, client_for, print_job
+from intelli_assets.cli.remote import add_url_argument, client_for, print_job, remote_url
 
 EXIT_OK, EXIT_FAILED = 0, 1
 FINAL = {"SUCCESS", "PARTIAL_SUCCESS", "FAILED", "CANCELLED"}
@@ -25,7 +25,7 @@ def remote_events(client, job_id: str) -> list:  # noqa: ANN001 - an IntelliClie
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    if args.url:
+    if remote_url(args):
         with client_for(args) as client:
             job = client.job(args.job)
             events = remote_events(client, job.job_id)
@@ -50,7 +50,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_retry(args: argparse.Namespace) -> int:
-    if args.url:  # launched on the deployment; returns when the job has ended again
+    if remote_url(args):  # launched on the deployment; returns when the job has ended again
         with client_for(args) as client:
             launched = client.retry(args.job, args.chart)
             job = client.wait(launched.job)
@@ -73,7 +73,7 @@ def cmd_retry(args: argparse.Namespace) -> int:
 
 
 def cmd_cancel(args: argparse.Namespace) -> int:
-    if args.url:
+    if remote_url(args):
         with client_for(args) as client:
             lines = [client.cancel_chart(args.job, args.chart)] if args.chart else client.cancel_job(args.job)
     else:
@@ -91,7 +91,7 @@ def cmd_cancel(args: argparse.Namespace) -> int:
 
 
 def cmd_events(args: argparse.Namespace) -> int:
-    if args.url:  # the webserver's websocket subscription (polling where it is refused)
+    if remote_url(args):  # the webserver's websocket subscription (polling where it is refused)
         with client_for(args) as client:
             events = client.events(args.job) if args.follow else iter(remote_events(client, args.job))
             for event in events:

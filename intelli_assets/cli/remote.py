@@ -14,6 +14,11 @@ EXIT_OK, EXIT_FAILED = 0, 1
 URL_ENV = "INTELLI_URL"
 
 
+def remote_url(args: argparse.Namespace) -> str | None:
+    """The deployment to talk to: --url, else $INTELLI_URL; None: the local instance."""
+    return getattr(args, "url", None) or os.environ.get(URL_ENV) or None
+
+
 def client_for(args: argparse.Namespace):  # -> IntelliClient; imported late: `intelli run` never needs httpx
     from intelli_assets.client import DEFAULT_URL, IntelliClient
     from intelli_assets.launch import requester
@@ -67,12 +72,12 @@ def launch(args: argparse.Namespace) -> int:
         partition, source_path = args.target, None
         known = client.datasets()
         if args.target not in known and not looks_like_path(args.target):
-            raise ClientError(f"no dataset {args.target!r} at {client.url} (and it is no file path); known datasets: "
+            raise ClientError(f"no dataset {args.target!r} at {client.display_url} (and it is no file path); known datasets: "
                               f"{', '.join(known[-10:]) or 'none'}")
         if args.target not in known:
             local = Path(args.target).expanduser()
             path = str(local.resolve()) if local.exists() else args.target  # else: a path only the server sees
-            say(f"registering {path} on {client.url} ...")
+            say(f"registering {path} on {client.display_url} ...")
             partition, source_path = client.register_dataset(path)
             say(f"dataset {partition}")
         launched = client.launch(partition, charts, overrides, args.idempotency_key, source_path)
@@ -81,14 +86,20 @@ def launch(args: argparse.Namespace) -> int:
         else:
             say(f"job {launched.job} launched (run {launched.run_id}, {launched.dagster_job})")
         if args.wait:
-            if not args.json:
-                for event in client.events(launched.job, on_transport=lambda how: say(f"following events: {how}")):
-                    say(event.line())
-            job = client.wait(launched.job)
+            try:
+                if not args.json:
+                    for event in client.events(launched.job,
+                                               on_transport=lambda how: say(f"following events: {how}")):
+                        say(event.line())
+                job = client.wait(launched.job)
+            except KeyboardInterrupt:  # the job is the deployment's: it goes on
+                print(f"intelli: stopped following job {launched.job}; it goes on at {client.display_url} "
+                      f"(`intelli cancel {launched.job} --url {client.display_url}` cancels it)", file=sys.stderr)
+                return 130
         else:
             job = client.job(launched.job)
     if args.json:
-        print(json.dumps({**launched.to_dict(), "status": job.status, "url": client.url,
+        print(json.dumps({**launched.to_dict(), "status": job.status, "url": client.display_url,
                           "charts": {k: s.to_dict() for k, s in job.charts.items()}}, ensure_ascii=False))
     else:
         print_job(job)

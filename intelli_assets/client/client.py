@@ -53,6 +53,13 @@ PARTITION_TAG = "dagster/partition"
 DEFAULT_URL = "http://127.0.0.1:3000"
 
 
+def _is_run_id(text: str) -> bool:
+    try:
+        return str(uuid.UUID(text)) == text
+    except ValueError:
+        return False
+
+
 class ClientError(IntelliError):
     """The webserver could not be reached, or refused or failed a request; says which."""
 
@@ -79,7 +86,9 @@ class IntelliClient:
         parts = urlsplit(url if "://" in url else f"http://{url}")
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ClientError(f"--url {url!r}: expected http(s)://HOST:PORT of a Dagster webserver")
-        self.url = f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
+        path = parts.path.rstrip("/").removesuffix("/graphql")  # the endpoint pasted instead of the server
+        self.url = f"{parts.scheme}://{parts.netloc}{path}"
+        self.display_url = f"{parts.scheme}://{parts.hostname}{f':{parts.port}' if parts.port else ''}{path}"
         self.requested_by = requested_by
         self.headers = dict(headers or {})
         self._http = httpx.Client(timeout=timeout, headers=self.headers)
@@ -101,15 +110,15 @@ class IntelliClient:
         try:
             reply = self._http.post(f"{self.url}/graphql", json={"query": document, "variables": variables or {}})
         except httpx.HTTPError as exc:
-            raise ClientError(f"cannot reach the Dagster webserver at {self.url}: {exc.__class__.__name__}: {exc}. "
+            raise ClientError(f"cannot reach the Dagster webserver at {self.display_url}: {exc.__class__.__name__}: {exc}. "
                               "Is `intelli ui` (or dagster-webserver) running there?") from None
         try:
             body = reply.json()
         except ValueError:
-            raise ClientError(f"{self.url}/graphql answered HTTP {reply.status_code} with no GraphQL reply "
+            raise ClientError(f"{self.display_url}/graphql answered HTTP {reply.status_code} with no GraphQL reply "
                               f"({reply.text[:200]!r}); is this a Dagster webserver?") from None
         if body.get("errors"):
-            raise ClientError(f"GraphQL error from {self.url}: " + "; ".join(e.get("message", "?") for e in body["errors"]))
+            raise ClientError(f"GraphQL error from {self.display_url}: " + "; ".join(e.get("message", "?") for e in body["errors"]))
         return body["data"]
 
     @staticmethod
@@ -132,7 +141,7 @@ class IntelliClient:
                     if any(job["name"] == MAIN_JOB_NAME for job in repo["jobs"]):
                         self._repository = {"repositoryLocationName": entry["name"], "repositoryName": repo["name"]}
             if self._repository is None:
-                raise ClientError(f"no code location at {self.url} has the job {MAIN_JOB_NAME}: is it Intelli Assets?")
+                raise ClientError(f"no code location at {self.display_url} has the job {MAIN_JOB_NAME}: is it Intelli Assets?")
         return self._repository
 
     # --- datasets ----------------------------------------------------------------------------
@@ -198,7 +207,7 @@ class IntelliClient:
         if not any(state[:3]):  # nothing ever happened to it: most likely a typo
             known = self.datasets()
             if partition not in known:
-                raise ClientError(f"no dataset {partition!r} at {self.url}; register its file first (`intelli launch "
+                raise ClientError(f"no dataset {partition!r} at {self.display_url}; register its file first (`intelli launch "
                                   f"PATH`). Known datasets: {', '.join(known[-10:]) or 'none'}")
         built, stored, _, source = state
         request = params_hash({"partition": partition, "charts": charts, "config": ops, "engine": engine,
@@ -224,7 +233,10 @@ class IntelliClient:
         if idempotency_key:  # two clients raced with one key: the earliest run wins, the others withdraw
             winner = self._runs({"tags": [{"key": IDEMPOTENCY_TAG, "value": idempotency_key}]})[0]
             if winner["runId"] != run_id:
-                self._terminate(run_id)
+                try:  # most often still queued: cancelled before it starts
+                    self._terminate(run_id, "QUEUED")
+                except ClientError:
+                    pass  # it had started already (a slow link): it is cancelled by the daemon's monitor or ends
                 return self._idempotent_job(idempotency_key, request)  # type: ignore[return-value]
         return Launched(job_id, run_id, partition, job_name)
 
@@ -260,12 +272,11 @@ class IntelliClient:
 
     def job_runs(self, job_id: str) -> list[dict]:
         runs = self._runs({"tags": [{"key": JOB_TAG, "value": job_id}]})
-        if not runs:  # a run launched without our tags (the UI) is a job of its own
-            runs = self._runs({"runIds": [job_id]})
-            if runs:
-                runs += self._runs({"tags": [{"key": JOB_TAG, "value": job_id}]})
+        # a run launched without our tags (the UI) is a job of its own, its retries tagged with its id
+        untagged = [r for r in self._runs({"runIds": [job_id]}) if r not in runs] if _is_run_id(job_id) else []
+        runs = untagged + runs
         if not runs:
-            raise JobNotFound(f"no job {job_id!r} at {self.url}; `intelli launch` prints the job id")
+            raise JobNotFound(f"no job {job_id!r} at {self.display_url}; `intelli launch` prints the job id")
         return runs
 
     def run_events(self, run_id: str) -> list[dict]:
@@ -294,7 +305,10 @@ class IntelliClient:
         """The job once it has ended (SUCCESS, PARTIAL_SUCCESS, FAILED or CANCELLED)."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:  # the runs' statuses are one cheap query; the job is computed once they ended
-            if all(run["status"] in ENDED for run in self.job_runs(job_id)):
+            runs = self.job_runs(job_id)
+            for run in runs:
+                self._check_daemon_if_stuck(run)
+            if all(run["status"] in ENDED for run in runs):
                 job = self.job(job_id)
                 if job.status in FINAL_JOB:
                     return job
@@ -310,7 +324,18 @@ class IntelliClient:
                 return run
             if time.monotonic() > deadline:
                 raise ClientError(f"run {run_id} is still {run['status']} after {timeout:g} s")
+            self._check_daemon_if_stuck(run)
             time.sleep(0.3)
+
+    def _check_daemon_if_stuck(self, run: dict) -> None:
+        """A run queued for a while with no daemon to start it: say so rather than wait."""
+        if run["status"] != "QUEUED" or time.time() - run["creationTime"] < 15:
+            return
+        statuses = self.query(doc.DAEMON_HEALTH)["instance"]["daemonHealth"]["allDaemonStatuses"]
+        coordinator = next((d for d in statuses if d["daemonType"] == "QUEUED_RUN_COORDINATOR"), None)
+        if coordinator is not None and not coordinator["healthy"]:
+            raise ClientError(f"run {run['runId']} is queued, but the deployment's daemon is not running (no "
+                              f"heartbeat from its run queue): start `dagster-daemon run` (or `intelli ui`)")
 
     def retry(self, job_id: str, chart: str) -> Launched:
         """Re-draw one chart of a job, with the job's settings, as a run of the same job."""
@@ -324,9 +349,12 @@ class IntelliClient:
         run_id = self._launch(RENDER_JOB_NAME, job.partition, run_config, tags, [["charts", chart]])
         return Launched(job.job_id, run_id, job.partition or "", RENDER_JOB_NAME)
 
-    def _terminate(self, run_id: str) -> str | None:
-        """Cancel a run (a queued one at once, a running one stops); None if it had already ended."""
-        result = self.query(doc.TERMINATE, {"runId": run_id, "policy": "SAFE_TERMINATE"})["terminateRun"]
+    def _terminate(self, run_id: str, status: str = "STARTED") -> str | None:
+        """Cancel a run (a queued or starting one at once, a running one stops); None if it had
+        already ended. Dagster refuses a safe terminate of a STARTING run: it is marked
+        cancelled instead, and its worker gives up when it sees that."""
+        policy = "MARK_AS_CANCELED_IMMEDIATELY" if status in WAITING else "SAFE_TERMINATE"
+        result = self.query(doc.TERMINATE, {"runId": run_id, "policy": policy})["terminateRun"]
         if result["__typename"] == "TerminateRunFailure" and (result.get("run") or {}).get("status") in ENDED:
             return None
         return self._ok(result, "TerminateRunSuccess", f"cancelling run {run_id}")["run"]["status"]
@@ -338,7 +366,7 @@ class IntelliClient:
         for run in self.job_runs(job_id):
             if run["status"] in WAITING or run["status"] == "STARTED":
                 was = run["status"]
-                if self._terminate(run["runId"]) is None:
+                if self._terminate(run["runId"], was) is None:
                     continue  # it ended meanwhile
                 done.append(f"run {run['runId']}: " + ("cancelled before it started" if was in WAITING
                                                         else "stopping before its next chart"))
@@ -351,7 +379,7 @@ class IntelliClient:
         nothing else and has not started, else a cancel request its run honours."""
         action, run = chart_cancel_plan(self.job(job_id), chart)
         if action == "cancel_run":
-            self._terminate(run.run_id)
+            self._terminate(run.run_id, run.status)
             return f"chart {chart}: its run {run.run_id} was cancelled before it started"
         params = {"eventType": "ASSET_OBSERVATION", "assetKey": {"path": ["charts", chart]},
                   "partitionKeys": [run.partition],

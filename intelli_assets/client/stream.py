@@ -28,8 +28,9 @@ def follow_run(client: IntelliClient, run_id: str, on_transport: Callable[[str],
                ) -> Iterator[JobEvent]:
     """Every event of the run from its start until its end, over the websocket if it opens,
     else by polling."""
+    seen = [0]  # raw events delivered so far: polling after a lost socket skips them
+    stream = subscribe(client, run_id, seen)
     try:
-        stream = subscribe(client, run_id)
         first = next(stream, None)  # opens the socket: a refusal is known before anything is yielded
     except StreamRefused as exc:
         if on_transport:
@@ -38,13 +39,19 @@ def follow_run(client: IntelliClient, run_id: str, on_transport: Callable[[str],
         return
     if on_transport:
         on_transport("websocket")
-    if first is not None:
-        yield first
+    if first is None:
+        return
+    yield first
+    try:
         yield from stream
+    except StreamRefused as exc:  # the socket dropped mid-run (webserver restart, proxy idle timeout)
+        if on_transport:
+            on_transport(f"polling (websocket lost: {exc})")
+        yield from poll(client, run_id, skip=seen[0])
 
 
-def subscribe(client: IntelliClient, run_id: str) -> Iterator[JobEvent]:
-    from websockets.exceptions import InvalidHandshake, InvalidURI
+def subscribe(client: IntelliClient, run_id: str, seen: list[int]) -> Iterator[JobEvent]:
+    from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
     from websockets.sync.client import connect
 
     url = client.url.replace("http", "ws", 1) + "/graphql"
@@ -58,7 +65,10 @@ def subscribe(client: IntelliClient, run_id: str) -> Iterator[JobEvent]:
         socket.send(json.dumps({"type": "start", "id": "1", "payload": {
             "query": doc.RUN_LOGS_SUBSCRIPTION, "variables": {"runId": run_id, "cursor": None}}}))
         while True:
-            message = json.loads(socket.recv(timeout=None))
+            try:
+                message = json.loads(socket.recv(timeout=None))
+            except ConnectionClosed as exc:
+                raise StreamRefused(f"{exc.__class__.__name__}: {exc}") from None
             if message.get("type") in ("connection_ack", "ka"):
                 continue
             if message.get("type") in ("error", "connection_error"):
@@ -70,6 +80,7 @@ def subscribe(client: IntelliClient, run_id: str) -> Iterator[JobEvent]:
                 raise StreamRefused(payload.get("message") or "no such run")
             ended = False
             for raw in payload.get("messages", []):
+                seen[0] += 1
                 event = event_of(raw)
                 if event is not None:
                     yield event
@@ -79,13 +90,15 @@ def subscribe(client: IntelliClient, run_id: str) -> Iterator[JobEvent]:
                 return
 
 
-def poll(client: IntelliClient, run_id: str) -> Iterator[JobEvent]:
-    cursor = None
+def poll(client: IntelliClient, run_id: str, skip: int = 0) -> Iterator[JobEvent]:
+    """The run's events by polling `logsForRun`, after the first `skip` (already delivered)."""
+    cursor, index = None, 0
     while True:
         (run,) = client._runs({"runIds": [run_id]})  # noqa: SLF001 - the status before the read: no event is missed
         data = client.query(doc.RUN_LOGS, {"runId": run_id, "afterCursor": cursor, "limit": 1000})["logsForRun"]
         for raw in data.get("events", []):
-            event = event_of(raw)
+            index += 1
+            event = event_of(raw) if index > skip else None
             if event is not None:
                 yield event
         cursor = data.get("cursor") or cursor

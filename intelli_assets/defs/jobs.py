@@ -12,10 +12,12 @@ set INTELLI_MAX_RUNTIME_INGESTION / _CHARTS / _AI (seconds) where the code locat
 """
 
 import os
+import re
 
 import dagster as dg
 
 from intelli_assets.defs.sources.registration import REGISTER_JOB_NAME, register_dataset_op
+from intelli_assets.errors import IntelliError
 
 MAIN_JOB_NAME = "dataset_charts"
 RENDER_JOB_NAME = "render_charts"
@@ -25,8 +27,13 @@ DEFAULT_MAX_RUNTIME = {"ingestion": 60, "charts": 120, "ai": 60}
 
 def max_runtime(kind: str) -> int:
     """Seconds a run of this kind may take: INTELLI_MAX_RUNTIME_<KIND>, else the default."""
-    raw = os.environ.get(f"INTELLI_MAX_RUNTIME_{kind.upper()}", "").strip()
-    return int(raw) if raw.isdigit() and int(raw) > 0 else DEFAULT_MAX_RUNTIME[kind]
+    name = f"INTELLI_MAX_RUNTIME_{kind.upper()}"
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return DEFAULT_MAX_RUNTIME[kind]
+    if not re.fullmatch(r"[0-9]+", raw) or int(raw) == 0:  # a typo must not silently mean "the default"
+        raise IntelliError(f"{name}={raw!r}: expected a whole number of seconds, at least 1")
+    return int(raw)
 
 
 def _runtime_tag(*kinds: str) -> dict[str, str]:

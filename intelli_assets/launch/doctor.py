@@ -30,7 +30,7 @@ def _attempt(name: str, probe: Callable[[], str], required: bool = True) -> Chec
 
 
 def check_storage() -> str:
-    from intelli_assets.artifacts import artifacts_root
+    from intelli_assets.artifacts import artifacts_root, instance_home
     from intelli_assets.launch.instance import open_instance
 
     instance = open_instance()
@@ -41,7 +41,8 @@ def check_storage() -> str:
     probe = root / f".doctor-{time.time_ns()}"
     probe.write_text("ok")  # a read-only or full artifact store fails here, not in a chart
     probe.unlink()
-    return f"{storage} opens ({runs}{'+' if runs == 1000 else ''} runs); artifacts writable in {root}"
+    return f"{storage} of $DAGSTER_HOME={instance_home()} opens ({runs}{'+' if runs == 1000 else ''} runs); " \
+           f"artifacts writable in {root}"
 
 
 def check_chromium() -> str:
@@ -83,16 +84,18 @@ def check_webserver(url: str) -> tuple[str, dict[str, float]]:
     from intelli_assets.client import IntelliClient
     from intelli_assets.client import documents as doc
 
-    info = httpx.get(f"{url.rstrip('/')}/server_info", timeout=10)
-    info.raise_for_status()
-    with IntelliClient(url) as client:
+    with IntelliClient(url) as client:  # its URL rules: no scheme, a trailing /graphql, credentials
+        info = httpx.get(f"{client.url}/server_info", timeout=10)
+        info.raise_for_status()
         repository = client.repository()
         data = client.query(doc.DAEMON_HEALTH)
+        client.query(doc.RUNS, {"filter": {}, "limit": 1})  # the deployment's own run storage answers
+        url = client.display_url
     beats = {s["daemonType"]: float(s["lastHeartbeatTime"] or 0)
              for s in data["instance"]["daemonHealth"]["allDaemonStatuses"] if s["required"]}
     version = info.json().get("dagster_webserver_version", "?")
     return f"{url} answers (dagster-webserver {version}); code location {repository['repositoryLocationName']} " \
-           "loaded", beats
+           "loaded; its run storage answers", beats
 
 
 def run_checks(url: str | None) -> list[Check]:

@@ -7,16 +7,23 @@ Tunable per deployment: INTELLI_NETWORK_RETRIES (default 2), INTELLI_NETWORK_RET
 (seconds before the first retry, default 10; doubled each time, +/- jitter).
 """
 
+import math
 import os
 
 import dagster as dg
 
+from intelli_assets.errors import IntelliError
+
 
 def _number(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
     try:
-        return max(0.0, float(os.environ.get(name, default)))
+        value = float(raw) if raw else default
     except ValueError:
-        return default
+        value = -1.0
+    if not math.isfinite(value) or value < 0:  # a typo must not silently mean "the default"
+        raise IntelliError(f"{name}={raw!r}: expected a number, 0 or more")
+    return value
 
 
 NETWORK_RETRY_POLICY = dg.RetryPolicy(

@@ -29,7 +29,11 @@ from intelli_assets.defs.runs.zygote import code_version
 WARM_PID_TAG = "intelli/warm_pid"
 WARM_HOST_TAG = "intelli/warm_host"
 CODE_MODULE = "intelli_assets.definitions"
-ANSWER_SECONDS = 10.0
+ANSWER_SECONDS = 60.0
+
+
+class ForkUnanswered(RuntimeError):
+    """The request was sent but the zygote did not answer: the run may have started."""
 
 
 class Zygote:
@@ -65,7 +69,7 @@ class Zygote:
         self.process.stdin.write(json.dumps({"run_id": run_id, "args": serialized_args}) + "\n")
         answer = self._line(ANSWER_SECONDS)
         if not answer or answer.get("run_id") != run_id:
-            raise RuntimeError(f"the warm process did not start run {run_id}")
+            raise ForkUnanswered(f"the warm process did not answer for run {run_id} within {ANSWER_SECONDS:g} s")
         return int(answer["pid"])
 
     def close(self) -> None:
@@ -116,6 +120,12 @@ class WarmRunLauncher(dg.DefaultRunLauncher):
                 if zygote is not None:
                     try:
                         pid = zygote.fork(run.run_id, self._serialized_args(run))
+                    except ForkUnanswered as exc:  # it may be running: never start it a second time
+                        zygote.close()
+                        self._zygote = None
+                        self._instance.report_run_failed(run, f"{exc}; it may or may not have started, so it was "
+                                                              "not started again. Launch it again.")
+                        return
                     except (OSError, RuntimeError, ValueError) as exc:
                         self._instance.report_engine_event(f"Warm start failed ({exc}); starting it cold.", run)
                         zygote.close()
