@@ -224,3 +224,28 @@ def test_the_readme_raw_graphql_launches_reads_and_cancels(deployment, client):
     answer = httpx.post(f"{url}/graphql", json=body, timeout=60).json()["data"]["terminateRun"]
     assert answer["__typename"] == "TerminateRunSuccess"
     assert client.wait(queued.job, timeout=120).status in ("CANCELLED", "SUCCESS")  # it may have been quick
+
+
+def test_a_ui_launched_run_keeps_its_charts_when_one_is_retried(deployment, client):
+    url, home, workbook = deployment
+    partition = registered(client, workbook)
+    client.wait(client.launch(partition, ["patent_evolution"], source_path=str(workbook)).job, timeout=300)
+    params = {"selector": {**client.repository(), "jobName": "render_charts",
+                           "assetSelection": [{"path": ["charts", "top_patent_countries"]}, {"path": ["charts", "cpc_treemap"]}]},
+              "runConfigData": {}, "executionMetadata": {"tags": [{"key": "dagster/partition", "value": partition}]}}
+    run_id = client.query(doc.LAUNCH, {"executionParams": params})["launchRun"]["run"]["runId"]  # as the UI does
+    assert client.wait(run_id, timeout=300).status == "SUCCESS"
+    client.retry(run_id, "cpc_treemap")
+    job = client.wait(run_id, timeout=300)
+    assert [r.run_id for r in job.runs][0] == run_id and len(job.runs) == 2
+    assert {k: (s.status, s.attempts) for k, s in job.charts.items()} == {
+        "top_patent_countries": ("success", 1), "cpc_treemap": ("success", 2)}
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_client_urls_never_show_credentials_and_accept_the_pasted_endpoint():
+    client = IntelliClient("http://analyst:s3cret-pw@127.0.0.1:9/graphql/")
+    assert client.url == "http://analyst:s3cret-pw@127.0.0.1:9" and client.display_url == "http://127.0.0.1:9"
+    with pytest.raises(ClientError) as error:
+        client.datasets()
+    assert "s3cret-pw" not in str(error.value) and "http://127.0.0.1:9" in str(error.value)

@@ -114,3 +114,12 @@ def test_a_run_over_its_maximum_run_time_is_stopped_by_run_monitoring(tmp_path, 
     assert run["status"] in ("CANCELED", "FAILURE"), run
     assert job.status in ("CANCELLED", "FAILED", "PARTIAL_SUCCESS"), job.to_dict()
     assert "Exceeded maximum runtime of 1 seconds" in messages, messages[-2000:]
+
+
+@pytest.mark.parametrize(("name", "value"), [("INTELLI_MAX_RUNTIME_CHARTS", "abc"), ("INTELLI_MAX_RUNTIME_AI", "1e3"),
+                                             ("INTELLI_MAX_RUNTIME_CHARTS", "٣"), ("INTELLI_NETWORK_RETRY_DELAY", "inf"),
+                                             ("INTELLI_NETWORK_RETRIES", "-1")])
+def test_a_bad_runtime_setting_is_refused_by_name(name, value):
+    proc = subprocess.run([sys.executable, "-c", "import intelli_assets.definitions"], capture_output=True, text=True,
+                          env={**os.environ, name: value}, timeout=120)
+    assert proc.returncode != 0 and f"{name}={value!r}" in proc.stderr
