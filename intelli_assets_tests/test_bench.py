@@ -51,15 +51,6 @@ def test_load_bench_short():
         assert line in out
 
 
-def test_launch_bench_short():
-    out = run_bench("launch_bench.py")
-    for line in ("cold `intelli run", "GraphQL launch -> SUCCESS", "queue wait", "run-worker start",
-                 "interactive / cold"):
-        assert line in out
-
-
-def test_batch_bench_short():
-    out = run_bench("batch_bench.py")
-    for line in ("3 runs, 3 SUCCESS, 3 distinct partitions; refused alone: broken.xlsx", "datasets/minute",
-                 "per dataset / baseline", "peak RSS"):
-        assert line in out
+# launch_bench.py and batch_bench.py each start a deployment and time it against cold runs:
+# minutes of CI for scripts whose parts (warm launches, the inbox, GraphQL) the suite tests
+# on their own; they are run by hand (figures in the README).
