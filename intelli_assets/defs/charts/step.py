@@ -33,6 +33,7 @@ from intelli_assets.rendering import figure_html
 from intelli_assets.style import Style
 
 PREVIEW_SCALE = 0.4
+CANCEL_REQUEST_POLL_SECONDS = 1.0  # chart cancel requests take effect within this + one chart
 Settings = tuple[dict, Style, list[str]]  # params, style, formats
 
 
@@ -93,6 +94,7 @@ class ChartsStep:
         self.last_done = 0.0  # when Chromium finished the previous chart: render_ms excludes queueing
         self.dropped: set[str] = set()  # charts whose cancel was requested
         self.undecided: list[str] = []  # charts neither materialized, failed nor dropped yet
+        self.requests_read_at = float("-inf")  # when cancel requests were last read
         self.fallback_noted = False
 
     def note_fallback(self) -> None:
@@ -123,9 +125,12 @@ class ChartsStep:
         run = self.context.instance.get_run_by_id(self.context.run.run_id)
         if run is None:
             return False, set()
-        undecided = [k for k in self.undecided if k not in self.dropped]
-        return (run.status == dg.DagsterRunStatus.CANCELING,
-                self.dropped | set(cancel_requests(self.context.instance, run, undecided)))
+        now = time.monotonic()
+        if now - self.requests_read_at >= CANCEL_REQUEST_POLL_SECONDS:  # a query per chart: not at every chart
+            self.requests_read_at = now
+            undecided = [k for k in self.undecided if k not in self.dropped]
+            self.dropped |= set(cancel_requests(self.context.instance, run, undecided))
+        return run.status == dg.DagsterRunStatus.CANCELING, self.dropped
 
     # --- one chart --------------------------------------------------------------------------
 
