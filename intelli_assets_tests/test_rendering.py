@@ -42,8 +42,21 @@ def png_size(data: bytes) -> tuple[int, int]:
 
 
 def chromium_pids() -> set[int]:
+    """Our Chromium processes started by this test process (its descendants): browsers of other
+    processes on the machine (other test runs, benches) come and go meanwhile."""
     out = subprocess.run(["pgrep", "-f", "intelli-chromium-"], capture_output=True, text=True).stdout
-    return {int(p) for p in out.split()}
+    return {int(p) for p in out.split() if descends_from(int(p), os.getpid())}
+
+
+def descends_from(pid: int, ancestor: int) -> bool:
+    while pid > 1:
+        if pid == ancestor:
+            return True
+        try:
+            pid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            return False
+    return False
 
 
 def browser_processes(browser_pid: int, kind: bytes = b"") -> list[int]:
