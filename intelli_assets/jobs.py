@@ -252,10 +252,14 @@ def run_facts(instance: dg.DagsterInstance, run: dg.DagsterRun) -> RunFacts:
     facts = RunFacts(run.run_id, status, dict(run.tags), charts, dict(run.run_config or {}))
     if not charts:
         return facts
-    facts.cancelled = cancel_requests(instance, run, charts)
     if status in WAITING:
+        facts.cancelled = cancel_requests(instance, run, charts)
         return facts
     facts.materialized = materialized_files(instance, run.run_id)
+    open_charts = [k for k in charts if k not in facts.materialized]
+    if not open_charts:  # every chart drawn (the usual end of `intelli run`): nothing else decides
+        return facts
+    facts.cancelled = cancel_requests(instance, run, open_charts)
     facts.failures = step_failures(instance, run.run_id)
     for record in instance.all_logs(run.run_id, of_type=dg.DagsterEventType.ASSET_OBSERVATION):
         observation = record.asset_observation

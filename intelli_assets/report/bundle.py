@@ -17,6 +17,7 @@ from pathlib import Path
 
 from intelli_assets.artifacts import write_atomic
 from intelli_assets.errors import IntelliError, StorageError
+from intelli_assets.rendering.browser import process_exists
 from intelli_assets.report.html import report_html
 from intelli_assets.report.model import Report
 from intelli_assets.report.page import PAPER, footer_template
@@ -93,23 +94,13 @@ def bundle_zip(report: Report, files: dict[str, Path]) -> bytes:
 STAGING = re.compile(r"^\..+\.staging-(\d+)$")
 
 
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process
-        return True
-    return True
-
-
 def clean_dead_staging(parent: Path) -> list[Path]:
     """Remove the staging folders of processes that are gone (a report killed outright, e.g.
     by a second Ctrl-C, cannot clean up after itself); returns those removed."""
     removed = []
     for entry in parent.iterdir() if parent.is_dir() else []:
         match = STAGING.match(entry.name)
-        if match and entry.is_dir() and not pid_alive(int(match.group(1))):
+        if match and entry.is_dir() and not process_exists(int(match.group(1))):
             shutil.rmtree(entry, ignore_errors=True)
             removed.append(entry)
     return removed
