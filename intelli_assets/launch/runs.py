@@ -258,8 +258,11 @@ def run_workbook(path: Path, charts: list[str], overrides: dict[str, Any], insta
         tags = {JOB_TAG: run_id, ORIGIN_TAG: "cli", REQUESTED_BY_TAG: requester(requested_by), SOURCE_TAG: path.name,
                 **({IDEMPOTENCY_TAG: idempotency_key, REQUEST_TAG: request} if idempotency_key else {})}
 
-        def release_once_created() -> None:
-            if instance.has_run(run_id):
+        created = threading.Event()
+
+        def release_once_created() -> None:  # a query per look at the run: only until it exists
+            if not created.is_set() and instance.has_run(run_id):
+                created.set()
                 release()
 
         run_config: dict[str, Any] = {"ops": {"raw_source": {"config": {"path": str(path.resolve())}}, **dataset_ops,

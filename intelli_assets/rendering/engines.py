@@ -327,6 +327,11 @@ class EngineRenderer:
     def start_in_background(self) -> None:
         (self.fast or self.kaleido).start_in_background()
 
+    @property
+    def died_idle(self) -> bool:
+        """Its fast renderer's browser was started and has exited since, before drawing."""
+        return self.fast is not None and self.fast.died_idle
+
     def start(self) -> None:
         if self.fast is not None:
             try:

@@ -90,6 +90,12 @@ async function pngBase64(svg, spec, scale) {
   if (!data) throw new Error(`a ${spec.width * scale}x${spec.height * scale} px PNG is too large for the browser's canvas`);
   return data;
 }
+// a page's first figure costs ~0.2 s more than the next ones (plotly.js compiling its code
+// paths): the renderer draws this one while it starts, before any chart waits for it
+window.warmUp = () => window.renderFigure({
+  figure: {data: [{type: 'bar', x: ['a', 'b', 'c'], y: [3, 1, 2], text: [3, 1, 2]}],
+           layout: {title: {text: 'warm-up'}, xaxis: {title: {text: 'x'}}}},
+  width: 1200, height: 800, scale: 1, png: true, svg: true, preview: 0.4}).then(() => true);
 window.rendererReady = true;
 """
 
@@ -178,6 +184,7 @@ class FigureRenderer:
             self._session = self._browser.open_page()
             self._browser.send("Page.navigate", {"url": page.as_uri()}, self._session)
             self._wait_ready()
+            self._warm_up()
         except BrowserTimeout:
             self._browser.close()
             raise no_answer(executable, self.start_timeout) from None
@@ -211,6 +218,12 @@ class FigureRenderer:
                 return
             time.sleep(0.02)
         raise BrowserError("plotly.js did not load in the render page")
+
+    def _warm_up(self) -> None:
+        try:
+            self._evaluate("window.warmUp()", self.start_timeout)
+        except RenderError as exc:  # the page's own problem: the first chart will say it, if real
+            log.warning("renderer warm-up figure failed: %s", exc)
 
     def render(self, fig: go.Figure, formats: Sequence[str] = STATIC_FORMATS, scale: float = 1.0,
                preview_scale: float | None = None) -> dict[str, bytes]:
@@ -287,6 +300,13 @@ class FigureRenderer:
                 if attempt == 2:
                     raise RenderError(f"the browser failed twice while printing {page.name}: {exc}") from None
         raise AssertionError("not reached")
+
+    @property
+    def died_idle(self) -> bool:
+        """Its browser was started (in the background, or not) and has exited since."""
+        if self._warming is not None and self._warming.is_alive():
+            return False
+        return self._browser is not None and self._browser.process is not None and not self._browser.alive
 
     @property
     def browser_pid(self) -> int | None:

@@ -11,6 +11,7 @@ from pydantic import Field, PrivateAttr
 from intelli_assets.charts import CHARTS
 from intelli_assets.forecast_worker import Forecaster, ForecastWorker
 from intelli_assets.rendering import DEFAULT_ENGINE, EngineRenderer, Images
+from intelli_assets.rendering.prestarted import release, take_prestarted
 
 
 class ChartRenderer(dg.ConfigurableResource):
@@ -30,18 +31,25 @@ class ChartRenderer(dg.ConfigurableResource):
     _renderer: Optional[EngineRenderer] = PrivateAttr(default=None)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        # its ~1 s start overlaps the dataset steps and chart building
-        self._renderer = self._new()
-        self._renderer.start_in_background()
+        # a warm run worker may have started it before the run began (`prestart`); else its
+        # ~1 s start overlaps the dataset steps and chart building
+        self._renderer = take_prestarted(self.engine_settings())
+        if self._renderer is None:
+            self._renderer = self._new()
+            self._renderer.start_in_background()
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         if self._renderer is not None:
-            self._renderer.close()
+            release(self._renderer)
             self._renderer = None
 
+    def engine_settings(self) -> dict:
+        """EngineRenderer's arguments for this configuration."""
+        return {"engine": self.engine, "executable": self.browser_path, "timeout": self.timeout_seconds,
+                "start_timeout": self.start_timeout_seconds}
+
     def _new(self) -> EngineRenderer:
-        return EngineRenderer(self.engine, self.browser_path, timeout=self.timeout_seconds,
-                              start_timeout=self.start_timeout_seconds)
+        return EngineRenderer(**self.engine_settings())
 
     def _ensure(self) -> EngineRenderer:
         if self._renderer is None:  # used outside a run (e.g. called directly in a script)

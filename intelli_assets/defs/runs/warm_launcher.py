@@ -39,13 +39,16 @@ class ForkUnanswered(RuntimeError):
 class Zygote:
     """One warm process and the pipe to it."""
 
-    def __init__(self, log_path: str) -> None:
+    def __init__(self, log_path: str, instance_ref: str) -> None:
         self.process = subprocess.Popen(  # noqa: S603 - fixed argv
             [sys.executable, "-m", "intelli_assets.defs.runs.zygote"], stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, bufsize=1,
             env={**os.environ, "INTELLI_ZYGOTE_LOG": log_path}, start_new_session=True)
         self.code_version = code_version()
         self.ready = False
+        assert self.process.stdin is not None
+        # the first line: the instance its runs open, so it can load the storage's modules
+        self.process.stdin.write(json.dumps({"instance_ref": instance_ref}) + "\n")
 
     def _line(self, timeout: float) -> dict | None:
         assert self.process.stdout is not None
@@ -107,7 +110,7 @@ class WarmRunLauncher(dg.DefaultRunLauncher):
                 self._zygote.code_version != code_version():
             if self._zygote is not None:
                 self._zygote.close()
-            self._zygote = Zygote(self._log_path())
+            self._zygote = Zygote(self._log_path(), dg.serialize_value(self._instance.get_ref()))
         return None
 
     def launch_run(self, context: Any) -> None:
@@ -131,8 +134,8 @@ class WarmRunLauncher(dg.DefaultRunLauncher):
                         zygote.close()
                         self._zygote = None
             if pid is not None:
+                # no engine event of ours: the worker's own "Started process for run (pid: …)" follows
                 self._instance.add_run_tags(run.run_id, {WARM_PID_TAG: str(pid), WARM_HOST_TAG: socket.gethostname()})
-                self._instance.report_engine_event(f"Started run in a warm process (pid: {pid}).", run)
                 return
         super().launch_run(context)
 

@@ -1,12 +1,15 @@
 """The warm process that run workers are forked from (see `warm_launcher.py`).
 
-It imports the code location once (Dagster, pandas, plotly, every chart: ~2 s), then reads one
-request per line on stdin: the serialized arguments of `dagster api execute_run`. For each it
-forks; the child runs that very command in-process, so a run starts with everything already
-imported, and the zygote answers with the child's pid. It starts no thread, so forking is safe.
+It imports the code location once (Dagster, pandas, plotly, every chart: ~2 s) and warms what
+runs load lazily: the instance's storage modules (from the instance ref on its first stdin
+line) and a build of every chart on sample data (`warmup.py`). It then keeps one *spare*: a
+child forked ahead of its run, which starts the run's Chromium while it waits. For each request
+on stdin (the serialized arguments of `dagster api execute_run`) the spare is handed the
+arguments and runs that very command in-process, the zygote answers with its pid and forks the
+next spare. The zygote itself starts no thread, so forking is safe.
 
 Run as `python -m intelli_assets.defs.runs.zygote`; it exits when stdin closes (its launcher
-is gone) and reaps its children as they end.
+is gone), and its spare, seeing its request pipe close, exits too.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import json
 import os
 import signal
 import sys
+import traceback
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[2]
@@ -26,8 +30,8 @@ def code_version() -> float:
     return max((p.stat().st_mtime for p in PACKAGE.rglob("*.py")), default=0.0)
 
 
-def run_child(serialized_args: str, log_path: str) -> None:
-    """In the forked child: become a run worker, as `dagster api execute_run ARGS` would."""
+def become_worker(log_path: str) -> None:
+    """In a forked child: its own session, default signals, output to the warm-runs log."""
     os.setsid()  # its own session: a signal to the zygote's group does not reach runs
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGCHLD):
         signal.signal(signum, signal.SIG_DFL)
@@ -36,24 +40,61 @@ def run_child(serialized_args: str, log_path: str) -> None:
     log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     os.dup2(log, 1)
     os.dup2(log, 2)
+
+
+def spare_main(request_fd: int, log_path: str) -> None:
+    """In a spare: start the run's browser, wait for the run's arguments, run it; never returns."""
+    from intelli_assets.defs.charts.resources import ChartRenderer
+    from intelli_assets.rendering.prestarted import discard_prestarted, prestart
+
+    become_worker(log_path)
     code = 1
     try:
+        prestart(ChartRenderer().engine_settings())  # taken by the run's renderer resource
+        with os.fdopen(request_fd) as requests:
+            line = requests.readline()
+        if not line:  # the zygote is gone or replaced: no run will come
+            code = 0
+            return
         # No public API executes an existing run in-process; this is the command Dagster's own
         # run launchers start (`dagster api execute_run`), called without a new interpreter.
         from dagster._cli.api import execute_run_command
 
-        execute_run_command.main(args=[serialized_args], standalone_mode=False)
+        execute_run_command.main(args=[json.loads(line)["args"]], standalone_mode=False)
         code = 0
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else 1
     except BaseException:  # noqa: BLE001 - the run's own events carry the error
-        import traceback
-
         traceback.print_exc()
     finally:
+        discard_prestarted()  # a run that drew no chart: its browser goes now
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)
+
+
+class Spare:
+    """The zygote's handle on its spare: the pid and the pipe its run's arguments go down."""
+
+    def __init__(self, log_path: str) -> None:
+        read_fd, self.request_fd = os.pipe()
+        self.pid = os.fork()
+        if self.pid == 0:
+            os.close(self.request_fd)
+            spare_main(read_fd, log_path)
+        os.close(read_fd)
+
+    def hand(self, serialized_args: str) -> None:
+        """Give the spare its run (OSError if it died meanwhile)."""
+        try:
+            os.write(self.request_fd, (json.dumps({"args": serialized_args}) + "\n").encode())
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        if self.request_fd >= 0:
+            os.close(self.request_fd)
+            self.request_fd = -1
 
 
 def reap() -> None:
@@ -66,6 +107,23 @@ def reap() -> None:
             return
 
 
+def warm_up(instance_ref: str | None) -> None:
+    """Load what every run loads lazily, once; a failure here only costs speed."""
+    import dagster as dg
+
+    from intelli_assets.warmup import warm_chart_building
+
+    try:
+        if instance_ref:  # the storage modules (SQLAlchemy, the backend's dialect: ~0.7 s a run)
+            instance = dg.DagsterInstance.from_ref(dg.deserialize_value(instance_ref))
+            instance.get_runs(limit=1)
+            instance.get_latest_materialization_event(dg.AssetKey(["charts", "warm-up"]))
+            instance.dispose()
+        warm_chart_building()
+    except Exception:  # noqa: BLE001 - the runs will load it themselves
+        traceback.print_exc()
+
+
 def main() -> None:
     log_path = os.environ.get("INTELLI_ZYGOTE_LOG", os.devnull)
     from dagster._cli.api import execute_run_command  # noqa: F401 - warm, too
@@ -75,18 +133,22 @@ def main() -> None:
 
     defs.resolve_all_job_defs()  # the repository and its jobs, built once for every child
     import_models()  # statsmodels: forecasts are then fitted in the run's own process
+    first = json.loads(sys.stdin.readline() or "{}")
+    warm_up(first.get("instance_ref"))
 
     signal.signal(signal.SIGCHLD, lambda *_: reap())  # no zombie looks like a live run to run monitoring
-    version = code_version()
-    print(json.dumps({"ready": True, "pid": os.getpid(), "code_version": version}), flush=True)
+    spare = Spare(log_path)
+    print(json.dumps({"ready": True, "pid": os.getpid(), "code_version": code_version()}), flush=True)
     for line in sys.stdin:
-        reap()
         request = json.loads(line)
-        pid = os.fork()
-        if pid == 0:
-            run_child(request["args"], log_path)
-        print(json.dumps({"pid": pid, "run_id": request.get("run_id")}), flush=True)
-    reap()
+        try:
+            spare.hand(request["args"])
+        except OSError:  # the spare died while waiting: fork another one for this run
+            spare = Spare(log_path)
+            spare.hand(request["args"])
+        print(json.dumps({"pid": spare.pid, "run_id": request.get("run_id")}), flush=True)
+        spare = Spare(log_path)
+    spare.close()
 
 
 if __name__ == "__main__":
