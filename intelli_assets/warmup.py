@@ -9,7 +9,7 @@ fits. `warm_chart_building` pays all of that in the warm process, on generated s
 from __future__ import annotations
 
 import logging
-import tempfile
+import shutil
 import warnings
 from pathlib import Path
 
@@ -19,6 +19,7 @@ from intelli_assets.charts import CHARTS
 from intelli_assets.dataset import Dataset, load_dataset, load_records, save_dataset
 from intelli_assets.errors import IntelliError
 from intelli_assets.forecast_worker import Forecaster
+from intelli_assets.rendering.browser import owned_tempdir
 from intelli_assets.rendering.renderer import figure_html
 from intelli_assets.sample_records import sample_families, write_results_list_csv
 from intelli_assets.sample_workbook import write_sample_workbook
@@ -32,8 +33,17 @@ def warm_chart_building() -> int:
     """Read a sample Filters workbook and a sample results list, store and load the dataset,
     build every chart of it and serialize it as the charts step does; the number built. A chart
     that fails here is only logged: this is a warm-up, not a check."""
+    # named after this process: one killed mid-warm-up (a zygote replaced) is swept by the next
+    tmp = owned_tempdir("intelli-warmup-")
+    try:
+        return _build_all(tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _build_all(tmp: str) -> int:
     built = 0
-    with tempfile.TemporaryDirectory(prefix="intelli-warmup-") as tmp, warnings.catch_warnings():
+    with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         read_source(write_sample_workbook(Path(tmp, "warmup.xlsx")))
         data = read_source(write_results_list_csv(Path(tmp, "warmup.csv"), sample_families(60)))

@@ -1,6 +1,7 @@
 """The warm run launcher on a real `dagster dev`: runs after the first are forked from a warm
-process, draw the same bytes as a cold run, can be cancelled, and a warm worker that dies is
-caught by Dagster's run monitoring."""
+process, ahead of their launch, with their Chromium already started; they draw the same bytes
+as a cold run, can be cancelled, and a warm worker that dies is caught by Dagster's run
+monitoring."""
 
 from __future__ import annotations
 
@@ -20,9 +21,14 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def deployment(tmp_path_factory, sample_workbook):
+def home(tmp_path_factory) -> Path:
     home = tmp_path_factory.mktemp("warm") / "home"
     home.mkdir()
+    return home
+
+
+@pytest.fixture(scope="module")
+def deployment(home, sample_workbook):
     config = (PROJECT_ROOT / "intelli_assets" / "dagster.yaml").read_text()
     assert "class: WarmRunLauncher" in config and "poll_interval_seconds: 30" in config
     (home / "dagster.yaml").write_text(config.replace("poll_interval_seconds: 30", "poll_interval_seconds: 1"))
@@ -57,11 +63,51 @@ def test_a_warm_run_draws_the_same_bytes_as_a_cold_one(deployment):
     launched = warm_launch(client, partition, ["top_patent_countries"])
     job = client.wait(launched.job, timeout=300)
     assert job.status == "SUCCESS"
+    pid = tags_of(client, launched.run_id)[WARM_PID_TAG]
     messages = [e["message"] for e in client.run_events(launched.run_id) if e.get("message")]
-    assert any(m.startswith("Started run in a warm process (pid:") for m in messages), messages[:5]
+    assert f"Started process for run (pid: {pid})." in messages, messages[:5]
     warm_png = Path(job.charts["top_patent_countries"].files["png"]).read_bytes()
     cold_png = Path(cold_job.charts["top_patent_countries"].files["png"]).read_bytes()
     assert warm_png == cold_png and warm_png.startswith(b"\x89PNG")
+
+
+def waiting_workers_with_chromium(home: Path) -> set[int]:
+    """Workers of this deployment's zygote (forked from it, so with its command line) that have
+    started a Chromium of their own."""
+    procs: dict[int, tuple[int, bytes, bytes]] = {}
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
+            environ = Path(f"/proc/{entry}/environ").read_bytes() if b"zygote" in cmdline else b""
+        except OSError:
+            continue
+        procs[int(entry)] = (int(stat.rsplit(")", 1)[1].split()[1]), cmdline, environ)
+    ours = f"DAGSTER_HOME={home}".encode()
+    zygotes = {pid for pid, (_, cmd, env) in procs.items() if b"intelli_assets.defs.runs.zygote" in cmd and ours in env}
+    workers = {pid for pid in zygotes if procs[pid][0] in zygotes}
+    return {procs[pid][0] for pid, (_, cmd, _) in procs.items()
+            if procs[pid][0] in workers and b"--remote-debugging-pipe" in cmd}
+
+
+def test_a_warm_run_starts_in_a_worker_forked_ahead_whose_chromium_already_runs(deployment, home):
+    client, partition, _ = deployment
+    client.wait(warm_launch(client, partition, ["top_patent_countries"]).job, timeout=300)  # the zygote is warm
+    waiting = wait_for(lambda: waiting_workers_with_chromium(home), timeout=120,
+                       message="no worker forked ahead with its Chromium")
+    launched = client.launch(partition, ["top_patent_countries"], {"top_n": 7})
+    assert client.wait(launched.job, timeout=300).status == "SUCCESS"
+    assert int(tags_of(client, launched.run_id)[WARM_PID_TAG]) in waiting
+
+
+def test_a_chart_cancelled_right_after_its_launch_is_not_drawn(deployment):
+    client, partition, _ = deployment
+    launched = client.launch(partition, ["top_patent_countries", "patent_forecast", "cpc_treemap"], {"top_n": 9})
+    assert "cancel requested" in client.cancel_chart(launched.job, "patent_forecast")
+    job = client.wait(launched.job, timeout=300)
+    assert WARM_PID_TAG in tags_of(client, launched.run_id)  # a warm run: its step starts at once
+    assert job.charts["patent_forecast"].status == "cancelled", job.to_dict()
+    assert {job.charts[k].status for k in ("top_patent_countries", "cpc_treemap")} == {"success"}
 
 
 def test_a_warm_run_can_be_cancelled(deployment):

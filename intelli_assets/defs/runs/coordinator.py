@@ -9,6 +9,7 @@ own. (The daemon sleeps in 0.5 s steps, so a look every 0.25 s means one every ~
 from __future__ import annotations
 
 import math
+import os
 from typing import Any
 
 import dagster as dg
@@ -16,11 +17,27 @@ import dagster as dg
 DEFAULT_INTERVAL_SECONDS = 0.25
 
 
+def interval_seconds(value: float | dict | None) -> float:
+    """The configured interval: a number, or `{env: VAR}` naming a variable that holds one."""
+    if value is None:
+        return DEFAULT_INTERVAL_SECONDS
+    if isinstance(value, dict):
+        name = value["env"]
+        raw = os.environ.get(name)
+        try:
+            return float(raw)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            raise dg.DagsterInvalidConfigError(
+                f"run_coordinator.config.dequeue_interval_seconds reads ${name}, which is "
+                f"{'not set' if raw is None else repr(raw)}; expected a number of seconds", [], None) from None
+    return float(value)
+
+
 class PromptQueuedRunCoordinator(dg.QueuedRunCoordinator):
     """`QueuedRunCoordinator` whose `dequeue_interval_seconds` may be under a second."""
 
-    def __init__(self, dequeue_interval_seconds: float | None = None, **kwargs: Any) -> None:
-        interval = DEFAULT_INTERVAL_SECONDS if dequeue_interval_seconds is None else float(dequeue_interval_seconds)
+    def __init__(self, dequeue_interval_seconds: float | dict | None = None, **kwargs: Any) -> None:
+        interval = interval_seconds(dequeue_interval_seconds)
         if not 0 < interval <= 3600:
             raise dg.DagsterInvalidConfigError(
                 f"run_coordinator.config.dequeue_interval_seconds must be a number of seconds above 0 (at most "
@@ -35,7 +52,8 @@ class PromptQueuedRunCoordinator(dg.QueuedRunCoordinator):
     @classmethod
     def config_type(cls) -> dict:
         fields = dict(super().config_type())
-        fields["dequeue_interval_seconds"] = dg.Field(
-            float, is_required=False, default_value=DEFAULT_INTERVAL_SECONDS,
+        fields["dequeue_interval_seconds"] = dg.Field(  # a number, or {env: VAR} as Dagster's own takes
+            dg.ScalarUnion(scalar_type=float, non_scalar_schema={"env": str}), is_required=False,
+            default_value=DEFAULT_INTERVAL_SECONDS,
             description="Seconds between the daemon's looks at the run queue; fractions allowed.")
         return fields

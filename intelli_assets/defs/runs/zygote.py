@@ -6,7 +6,8 @@ line) and a build of every chart on sample data (`warmup.py`). It then keeps one
 child forked ahead of its run, which starts the run's Chromium while it waits. For each request
 on stdin (the serialized arguments of `dagster api execute_run`) the spare is handed the
 arguments and runs that very command in-process, the zygote answers with its pid and forks the
-next spare. The zygote itself starts no thread, so forking is safe.
+next spare. The zygote starts no thread of its own, so forking is safe (the pool threads
+pyarrow starts in the warm-up are rebuilt in a forked child by pyarrow itself).
 
 Run as `python -m intelli_assets.defs.runs.zygote`; it exits when stdin closes (its launcher
 is gone), and its spare, seeing its request pipe close, exits too.

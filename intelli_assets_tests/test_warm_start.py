@@ -1,0 +1,133 @@
+"""What makes a warm run start fast, piece by piece: the renderer started ahead of its run and
+handed to it (`rendering/prestarted.py`), the run queue looked at under a second apart
+(`defs/runs/coordinator.py`), and the warm-up of the chart code (`warmup.py`). The whole path,
+on a real `dagster dev`, is in test_warm_launcher.py."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import dagster as dg
+import plotly.graph_objects as go
+import pytest
+
+from intelli_assets.charts import CHARTS
+from intelli_assets.defs.charts.resources import ChartRenderer
+from intelli_assets.rendering import prestarted
+from intelli_assets.warmup import warm_chart_building
+from intelli_assets_tests.test_rendering import PNG_MAGIC, browser_processes, wait_until_gone
+from intelli_assets_tests.waiting import wait_for
+
+DEFAULTS = ChartRenderer().engine_settings()
+
+
+@pytest.fixture(autouse=True)
+def no_renderer_left():
+    yield
+    prestarted.discard_prestarted()
+    prestarted._in_warm_worker = False  # noqa: SLF001 - each test starts as a plain process
+
+
+def bar() -> go.Figure:
+    return go.Figure(go.Bar(x=["a", "b"], y=[1, 2]))
+
+
+def started_browser(renderer) -> int:
+    renderer.start()
+    assert renderer.fast.browser_pid is not None
+    return renderer.fast.browser_pid
+
+
+def test_the_run_takes_the_renderer_started_ahead_for_its_settings():
+    prestarted.prestart(DEFAULTS)
+    taken = prestarted.take_prestarted(dict(DEFAULTS))
+    assert taken is not None
+    pid = started_browser(taken)
+    assert taken.render(bar(), ["png"])["png"][:8] == PNG_MAGIC
+    assert taken.fast.browser_pid == pid  # the same browser drew it: none was started for the run
+    assert prestarted.take_prestarted(DEFAULTS) is None  # taken once
+    taken.close()
+    wait_until_gone(pid)
+
+
+def test_a_run_with_other_settings_starts_its_own_and_the_early_one_is_closed():
+    prestarted.prestart(DEFAULTS)
+    early = prestarted._waiting[1]  # noqa: SLF001 - the renderer held for the run
+    pid = started_browser(early)
+    assert prestarted.take_prestarted({**DEFAULTS, "engine": "kaleido"}) is None
+    wait_until_gone(pid)
+
+
+def test_a_browser_that_died_while_waiting_is_not_handed_over():
+    prestarted.prestart(DEFAULTS)
+    early = prestarted._waiting[1]  # noqa: SLF001
+    pid = started_browser(early)
+    os.killpg(pid, signal.SIGKILL)
+    wait_for(lambda: early.died_idle, message="the killed browser still counts as alive")
+    assert prestarted.take_prestarted(DEFAULTS) is None  # the run starts a fresh one instead
+    assert early.fast.crashes == 0  # and the dead one was not counted against the run's renderer
+
+
+def test_in_a_warm_worker_the_browser_is_closed_after_the_run_not_during_its_teardown():
+    prestarted.prestart(DEFAULTS)
+    taken = prestarted.take_prestarted(DEFAULTS)
+    pid = started_browser(taken)
+    prestarted.release(taken)  # the run's teardown
+    assert browser_processes(pid)  # still there: closing it is not the run's time
+    prestarted.discard_prestarted()  # after the run (zygote.spare_main's finally)
+    wait_until_gone(pid)
+
+
+def test_outside_a_warm_worker_a_released_renderer_is_closed_at_once():
+    renderer = ChartRenderer()._new()  # noqa: SLF001 - the run's own, as when nothing was started ahead
+    pid = started_browser(renderer)
+    prestarted.release(renderer)
+    wait_until_gone(pid)
+
+
+def test_a_renderer_nobody_took_is_closed_with_the_worker():
+    prestarted.prestart(DEFAULTS)
+    pid = started_browser(prestarted._waiting[1])  # noqa: SLF001
+    prestarted.discard_prestarted()
+    wait_until_gone(pid)
+
+
+def instance_with_queue(interval: object):
+    return dg.instance_for_test(overrides={"run_coordinator": {
+        "module": "intelli_assets.defs.runs.coordinator", "class": "PromptQueuedRunCoordinator",
+        "config": {"dequeue_interval_seconds": interval}}})
+
+
+def test_the_run_queue_can_be_looked_at_more_than_once_a_second():
+    with instance_with_queue(0.25) as instance:
+        assert instance.run_coordinator.dequeue_interval_seconds == 0.25
+        assert isinstance(instance.run_coordinator, dg.QueuedRunCoordinator)  # the daemon dequeues it
+        assert "QUEUED_RUN_COORDINATOR" in instance.get_required_daemon_types()
+
+
+def test_the_queue_interval_can_come_from_an_environment_variable(monkeypatch):
+    monkeypatch.setenv("INTELLI_TEST_DEQUEUE", "0.5")
+    with instance_with_queue({"env": "INTELLI_TEST_DEQUEUE"}) as instance:
+        assert instance.run_coordinator.dequeue_interval_seconds == 0.5
+    monkeypatch.setenv("INTELLI_TEST_DEQUEUE", "soon")
+    with pytest.raises(dg.DagsterInvalidConfigError, match=r"reads \$INTELLI_TEST_DEQUEUE, which is 'soon'"):
+        with instance_with_queue({"env": "INTELLI_TEST_DEQUEUE"}) as instance:
+            instance.run_coordinator  # noqa: B018
+
+
+@pytest.mark.parametrize("interval", [0, -1])
+def test_a_queue_interval_that_is_not_a_positive_number_is_refused(interval):
+    with pytest.raises(dg.DagsterInvalidConfigError, match="dequeue_interval_seconds must be a number of seconds"):
+        with instance_with_queue(interval) as instance:
+            instance.run_coordinator  # noqa: B018 - built on first use
+
+
+def test_a_queue_interval_that_is_not_a_number_is_refused_by_the_config_schema():
+    with pytest.raises(dg.DagsterInvalidConfigError, match="dequeue_interval_seconds"):
+        with instance_with_queue("often") as instance:
+            instance.run_coordinator  # noqa: B018
+
+
+def test_the_warm_up_builds_every_chart():
+    assert warm_chart_building() == len(CHARTS)
