@@ -272,8 +272,11 @@ class IntelliClient:
 
     def job_runs(self, job_id: str) -> list[dict]:
         runs = self._runs({"tags": [{"key": JOB_TAG, "value": job_id}]})
-        # a run launched without our tags (the UI) is a job of its own, its retries tagged with its id
-        untagged = [r for r in self._runs({"runIds": [job_id]}) if r not in runs] if _is_run_id(job_id) else []
+        # a run launched without our tags (the UI) is a job of its own, its retries tagged with its
+        # id; a job whose first run has our tags (not a retry) has no such run: one query fewer
+        launched_by_us = any(RETRY_OF_TAG not in {t["key"] for t in r["tags"]} for r in runs)
+        untagged = [r for r in self._runs({"runIds": [job_id]}) if r not in runs] \
+            if _is_run_id(job_id) and not launched_by_us else []
         runs = untagged + runs
         if not runs:
             raise JobNotFound(f"no job {job_id!r} at {self.display_url}; `intelli launch` prints the job id")
@@ -290,10 +293,11 @@ class IntelliClient:
             if not data["hasMore"]:
                 return events
 
-    def job(self, job_id: str) -> Job:
-        """The job's status and each chart's, by the rule `intelli status` applies."""
+    def job(self, job_id: str, runs: list[dict] | None = None) -> Job:
+        """The job's status and each chart's, by the rule `intelli status` applies (from `runs`,
+        the job's runs just read, if given)."""
         facts = []
-        for run in self.job_runs(job_id):
+        for run in self.job_runs(job_id) if runs is None else runs:
             partition = next((t["value"] for t in run["tags"] if t["key"] == PARTITION_TAG), None)
             charts = [a["path"][1] for a in run.get("assetSelection") or [] if a["path"][0] == "charts"]
             observations = self._chart_observations(charts, partition) if partition and charts else {}
@@ -309,7 +313,7 @@ class IntelliClient:
             for run in runs:
                 self._check_daemon_if_stuck(run)
             if all(run["status"] in ENDED for run in runs):
-                job = self.job(job_id)
+                job = self.job(job_id, runs)
                 if job.status in FINAL_JOB:
                     return job
             if deadline is not None and time.monotonic() > deadline:

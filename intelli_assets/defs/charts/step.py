@@ -192,8 +192,9 @@ class ChartsStep:
             discard(pending)
             self.fail(pending.key, str(exc), exc)
             return
-        for warning in pending.chart.chart_data.get("warnings", []):
-            self.context.log.warning(f"{pending.key}: {warning}")
+        warnings = pending.chart.chart_data.get("warnings", [])
+        if warnings:  # one log event for all: each is an event-log write
+            self.context.log.warning("\n".join(f"{pending.key}: {warning}" for warning in warnings))
         yield materialization(pending, images["preview"], render_ms, getattr(images, "engine", "fast"))
 
     # --- the step ---------------------------------------------------------------------------
