@@ -5,8 +5,13 @@ on a real `dagster dev`, is in test_warm_launcher.py."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import dagster as dg
 import plotly.graph_objects as go
@@ -14,6 +19,7 @@ import pytest
 
 from intelli_assets.charts import CHARTS
 from intelli_assets.defs.charts.resources import ChartRenderer
+from intelli_assets.defs.runs.zygote import PRESTART_ENV
 from intelli_assets.rendering import prestarted
 from intelli_assets.warmup import warm_chart_building
 from intelli_assets_tests.test_rendering import PNG_MAGIC, browser_processes, wait_until_gone
@@ -131,3 +137,46 @@ def test_a_queue_interval_that_is_not_a_number_is_refused_by_the_config_schema()
 
 def test_the_warm_up_builds_every_chart():
     assert warm_chart_building() == len(CHARTS)
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry))
+        except (OSError, ValueError, IndexError):
+            continue
+    return found
+
+
+def browsers_of(pid: int) -> list[int]:
+    return [c for c in children(pid) if b"--remote-debugging-pipe" in Path(f"/proc/{c}/cmdline").read_bytes()]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("prestart", [True, False])
+def test_the_zygote_forks_a_worker_ahead_with_or_without_its_browser_and_all_go_with_it(tmp_path, prestart):
+    env = {**os.environ, "INTELLI_ZYGOTE_LOG": str(tmp_path / "warm-runs.log"), PRESTART_ENV: "1" if prestart else "0"}
+    zygote = subprocess.Popen([sys.executable, "-m", "intelli_assets.defs.runs.zygote"], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True, env=env, start_new_session=True)
+    try:
+        zygote.stdin.write("{}\n")  # no instance to warm up
+        zygote.stdin.flush()
+        assert json.loads(zygote.stdout.readline())["ready"] is True
+        (worker,) = wait_for(lambda: children(zygote.pid), timeout=30, message="no worker forked ahead")
+        if prestart:
+            wait_for(lambda: browsers_of(worker), timeout=60, message="the worker started no browser")
+            browser = browsers_of(worker)[0]
+        else:
+            time.sleep(3)  # long enough for a browser to have appeared (the other case waits for it)
+            assert browsers_of(worker) == []
+        zygote.stdin.close()  # the launcher is gone: the zygote, its worker and the browser follow
+        assert zygote.wait(30) == 0
+        wait_for(lambda: not Path(f"/proc/{worker}").exists() or not Path(f"/proc/{worker}/cmdline").read_bytes(),
+                 timeout=30, message="the worker outlived its zygote")
+        if prestart:
+            wait_until_gone(browser)
+    finally:
+        if zygote.poll() is None:
+            os.killpg(zygote.pid, signal.SIGKILL)

@@ -24,7 +24,7 @@ from typing import Any
 
 import dagster as dg
 
-from intelli_assets.defs.runs.zygote import code_version
+from intelli_assets.defs.runs.zygote import PRESTART_ENV, code_version
 
 WARM_PID_TAG = "intelli/warm_pid"
 WARM_HOST_TAG = "intelli/warm_host"
@@ -39,11 +39,12 @@ class ForkUnanswered(RuntimeError):
 class Zygote:
     """One warm process and the pipe to it."""
 
-    def __init__(self, log_path: str, instance_ref: str) -> None:
+    def __init__(self, log_path: str, instance_ref: str, prestart_browser: bool = True) -> None:
         self.process = subprocess.Popen(  # noqa: S603 - fixed argv
             [sys.executable, "-m", "intelli_assets.defs.runs.zygote"], stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, bufsize=1,
-            env={**os.environ, "INTELLI_ZYGOTE_LOG": log_path}, start_new_session=True)
+            env={**os.environ, "INTELLI_ZYGOTE_LOG": log_path, PRESTART_ENV: "1" if prestart_browser else "0"},
+            start_new_session=True)
         self.code_version = code_version()
         self.ready = False
         assert self.process.stdin is not None
@@ -84,15 +85,19 @@ class Zygote:
 class WarmRunLauncher(dg.DefaultRunLauncher):
     """`DefaultRunLauncher`, with runs of this code location forked from a warm process."""
 
-    def __init__(self, inst_data: Any = None, warm: bool = True) -> None:
+    def __init__(self, inst_data: Any = None, warm: bool = True, prestart_browser: bool = True) -> None:
         super().__init__(inst_data=inst_data)
         self._warm = warm
+        self._prestart_browser = prestart_browser
         self._zygote: Zygote | None = None
         self._lock = threading.Lock()
 
     @classmethod
     def config_type(cls) -> dict:
-        return {"warm": dg.Field(bool, is_required=False, default_value=True)}
+        return {"warm": dg.Field(bool, is_required=False, default_value=True),
+                "prestart_browser": dg.Field(bool, is_required=False, default_value=True, description=(
+                    "the worker forked ahead starts its run's Chromium while it waits (~0.7 s less per "
+                    "run; ~300-400 MB held while idle)"))}
 
     @classmethod
     def from_config_value(cls, inst_data: Any, config_value: dict) -> WarmRunLauncher:
@@ -110,7 +115,8 @@ class WarmRunLauncher(dg.DefaultRunLauncher):
                 self._zygote.code_version != code_version():
             if self._zygote is not None:
                 self._zygote.close()
-            self._zygote = Zygote(self._log_path(), dg.serialize_value(self._instance.get_ref()))
+            self._zygote = Zygote(self._log_path(), dg.serialize_value(self._instance.get_ref()),
+                                  self._prestart_browser)
         return None
 
     def launch_run(self, context: Any) -> None:

@@ -23,6 +23,7 @@ import traceback
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[2]
+PRESTART_ENV = "INTELLI_PRESTART_BROWSER"  # "0": the worker forked ahead starts no browser
 
 
 def code_version() -> float:
@@ -51,7 +52,8 @@ def spare_main(request_fd: int, log_path: str) -> None:
     become_worker(log_path)
     code = 1
     try:
-        prestart(ChartRenderer().engine_settings())  # taken by the run's renderer resource
+        if os.environ.get(PRESTART_ENV, "1") != "0":
+            prestart(ChartRenderer().engine_settings())  # taken by the run's renderer resource
         with os.fdopen(request_fd) as requests:
             line = requests.readline()
         if not line:  # the zygote is gone or replaced: no run will come
