@@ -180,3 +180,22 @@ def test_the_zygote_forks_a_worker_ahead_with_or_without_its_browser_and_all_go_
     finally:
         if zygote.poll() is None:
             os.killpg(zygote.pid, signal.SIGKILL)
+
+
+@pytest.mark.slow
+def test_the_warm_up_figure_changes_no_chart_byte(sample_dataset):
+    from intelli_assets.rendering import FigureRenderer
+    from intelli_assets.style import Style
+
+    figures = {key: spec.run(sample_dataset, {}, Style()).figure for key, spec in CHARTS.items()
+               if not spec.needs_records}
+
+    def drawn(warm_up: bool) -> dict[str, bytes]:
+        renderer = FigureRenderer()
+        if not warm_up:
+            renderer._warm_up = lambda: None  # noqa: SLF001 - the page as it was before the warm-up
+        with renderer:
+            return {key: renderer.render(fig, ["png"])["png"] for key, fig in figures.items()}
+
+    assert len(figures) >= 8
+    assert drawn(warm_up=True) == drawn(warm_up=False)
