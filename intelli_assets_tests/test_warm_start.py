@@ -76,6 +76,7 @@ def test_a_browser_that_died_while_waiting_is_not_handed_over():
 
 
 def test_in_a_warm_worker_the_browser_is_closed_after_the_run_not_during_its_teardown():
+    prestarted.defer_closing()
     prestarted.prestart(DEFAULTS)
     taken = prestarted.take_prestarted(DEFAULTS)
     pid = started_browser(taken)

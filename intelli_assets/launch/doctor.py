@@ -35,6 +35,9 @@ def check_storage() -> str:
 
     instance = open_instance()
     storage = type(instance.run_storage).__name__
+    # built on first use: a bad run_launcher or run_coordinator section would otherwise only
+    # show as every run failing "from outside the execution context"
+    launcher, coordinator = type(instance.run_launcher).__name__, type(instance.run_coordinator).__name__
     runs = len(instance.get_run_ids(limit=1000))
     root = artifacts_root()
     root.mkdir(parents=True, exist_ok=True)
@@ -42,7 +45,7 @@ def check_storage() -> str:
     probe.write_text("ok")  # a read-only or full artifact store fails here, not in a chart
     probe.unlink()
     return f"{storage} of $DAGSTER_HOME={instance_home()} opens ({runs}{'+' if runs == 1000 else ''} runs); " \
-           f"artifacts writable in {root}"
+           f"runs queue in {coordinator}, start with {launcher}; artifacts writable in {root}"
 
 
 def check_chromium() -> str:

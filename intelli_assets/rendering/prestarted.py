@@ -13,15 +13,20 @@ from typing import Any
 from intelli_assets.rendering.engines import EngineRenderer
 
 _waiting: tuple[dict[str, Any], EngineRenderer] | None = None
-_in_warm_worker = False  # set by `prestart`: this process ends with its one run
+_in_warm_worker = False  # set by `defer_closing`: this process ends with its one run
 _released: list[EngineRenderer] = []
+
+
+def defer_closing() -> None:
+    """This process ends with its one run (a warm worker): `release` closes renderers after it."""
+    global _in_warm_worker
+    _in_warm_worker = True
 
 
 def prestart(settings: dict[str, Any]) -> None:
     """Start a renderer with `settings` (EngineRenderer's arguments) in the background."""
-    global _waiting, _in_warm_worker
+    global _waiting
     discard_prestarted()
-    _in_warm_worker = True
     renderer = EngineRenderer(**settings)
     renderer.start_in_background()
     _waiting = (dict(settings), renderer)

@@ -47,11 +47,12 @@ def become_worker(log_path: str) -> None:
 def spare_main(request_fd: int, log_path: str) -> None:
     """In a spare: start the run's browser, wait for the run's arguments, run it; never returns."""
     from intelli_assets.defs.charts.resources import ChartRenderer
-    from intelli_assets.rendering.prestarted import discard_prestarted, prestart
+    from intelli_assets.rendering.prestarted import defer_closing, discard_prestarted, prestart
 
     become_worker(log_path)
     code = 1
     try:
+        defer_closing()  # a browser closed after the run ends: not in its time
         if os.environ.get(PRESTART_ENV, "1") != "0":
             prestart(ChartRenderer().engine_settings())  # taken by the run's renderer resource
         with os.fdopen(request_fd) as requests:
@@ -100,6 +101,18 @@ class Spare:
             self.request_fd = -1
 
 
+def adopt_orphans() -> None:
+    """Become the reaper of our workers' orphans (Linux): a worker exits right after closing its
+    Chromium, before reaping it, and the killed browser would otherwise wait as a zombie for an
+    init that a container may not have. `reap` collects them with the workers."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+    except (OSError, AttributeError):
+        pass  # not Linux: the system's init reaps them
+
+
 def reap() -> None:
     while True:
         try:
@@ -140,6 +153,7 @@ def main() -> None:
     warm_up(first.get("instance_ref"))
 
     signal.signal(signal.SIGCHLD, lambda *_: reap())  # no zombie looks like a live run to run monitoring
+    adopt_orphans()
     spare = Spare(log_path)
     print(json.dumps({"ready": True, "pid": os.getpid(), "code_version": code_version()}), flush=True)
     for line in sys.stdin:
