@@ -22,6 +22,7 @@ from intelli_assets.defs.charts.resources import ChartRenderer
 from intelli_assets.defs.runs.zygote import PRESTART_ENV
 from intelli_assets.rendering import prestarted
 from intelli_assets.warmup import warm_chart_building
+from intelli_assets_tests.conftest import PROJECT_ROOT
 from intelli_assets_tests.test_rendering import PNG_MAGIC, browser_processes, wait_until_gone
 from intelli_assets_tests.waiting import wait_for
 
@@ -200,3 +201,15 @@ def test_the_warm_up_figure_changes_no_chart_byte(sample_dataset):
 
     assert len(figures) >= 8
     assert drawn(warm_up=True) == drawn(warm_up=False)
+
+
+def test_doctor_names_a_bad_run_launcher_setting(tmp_path):
+    """Else every run would fail 'from outside the execution context', the cause only in a log."""
+    config = (PROJECT_ROOT / "intelli_assets" / "dagster.yaml").read_text()
+    assert "prestart_browser: true" in config
+    (tmp_path / "dagster.yaml").write_text(config.replace("prestart_browser: true", 'prestart_browser: "no"'))
+    doctor = subprocess.run([sys.executable, "-m", "intelli_assets.cli", "doctor", "--json"], capture_output=True,
+                            text=True, env={**os.environ, "DAGSTER_HOME": str(tmp_path)}, timeout=300)
+    assert doctor.returncode == 1, doctor.stderr
+    storage = next(c for c in json.loads(doctor.stdout)["checks"] if c["name"] == "storage")
+    assert not storage["ok"] and "prestart_browser" in storage["detail"], storage
