@@ -19,7 +19,7 @@ import pytest
 
 from intelli_assets.charts import CHARTS
 from intelli_assets.defs.charts.resources import ChartRenderer
-from intelli_assets.defs.runs.zygote import PRESTART_ENV
+from intelli_assets.defs.runs.zygote import PRESTART_ENV, rotate_log
 from intelli_assets.rendering import prestarted
 from intelli_assets.warmup import warm_chart_building
 from intelli_assets_tests.conftest import PROJECT_ROOT
@@ -213,3 +213,14 @@ def test_doctor_names_a_bad_run_launcher_setting(tmp_path):
     assert doctor.returncode == 1, doctor.stderr
     storage = next(c for c in json.loads(doctor.stdout)["checks"] if c["name"] == "storage")
     assert not storage["ok"] and "prestart_browser" in storage["detail"], storage
+
+
+def test_the_warm_runs_log_is_rotated_past_its_limit(tmp_path):
+    log = tmp_path / "warm-runs.log"
+    log.write_text("x" * 100)
+    assert rotate_log(str(log), limit_bytes=1000) is False and log.read_text() == "x" * 100  # under it: kept
+    (tmp_path / "warm-runs.log.1").write_text("older")
+    log.write_text("y" * 2000)
+    assert rotate_log(str(log), limit_bytes=1000) is True
+    assert not log.exists() and (tmp_path / "warm-runs.log.1").read_text() == "y" * 2000  # one old file kept
+    assert rotate_log(os.devnull) is False  # no log configured: nothing to move

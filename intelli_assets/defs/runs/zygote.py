@@ -24,12 +24,26 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[2]
 PRESTART_ENV = "INTELLI_PRESTART_BROWSER"  # "0": the worker forked ahead starts no browser
+LOG_LIMIT_BYTES = 10 * 1024 * 1024  # then warm-runs.log becomes warm-runs.log.1
 
 
 def code_version() -> float:
     """The newest modification time of the package's Python files: a zygote older than this
     runs stale code and must be replaced."""
     return max((p.stat().st_mtime for p in PACKAGE.rglob("*.py")), default=0.0)
+
+
+def rotate_log(log_path: str, limit_bytes: int = LOG_LIMIT_BYTES) -> bool:
+    """Move a warm-runs log over `limit_bytes` to `<log>.1` (replacing the older one), so the
+    workers forked next start a new file; workers still running keep writing to the old one."""
+    path = Path(log_path)
+    try:
+        if not path.is_file() or path.stat().st_size <= limit_bytes:
+            return False
+        path.replace(path.with_name(path.name + ".1"))
+    except OSError:  # a log we cannot move is no reason to stop warm runs
+        return False
+    return True
 
 
 def become_worker(log_path: str) -> None:
@@ -164,6 +178,7 @@ def main() -> None:
             spare = Spare(log_path)
             spare.hand(request["args"])
         print(json.dumps({"pid": spare.pid, "run_id": request.get("run_id")}), flush=True)
+        rotate_log(log_path)
         spare = Spare(log_path)
     spare.close()
 
