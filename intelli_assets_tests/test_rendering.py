@@ -48,14 +48,19 @@ def chromium_pids() -> set[int]:
     return {int(p) for p in out.split() if descends_from(int(p), os.getpid())}
 
 
-def descends_from(pid: int, ancestor: int) -> bool:
-    while pid > 1:
+def parent_pid(pid: int) -> int | None:
+    """A process's parent, from /proc (None: it is gone)."""
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def descends_from(pid: int | None, ancestor: int) -> bool:
+    while pid is not None and pid > 1:
         if pid == ancestor:
             return True
-        try:
-            pid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, ValueError, IndexError):
-            return False
+        pid = parent_pid(pid)
     return False
 
 

@@ -15,6 +15,7 @@ from intelli_assets.client import IntelliClient
 from intelli_assets.defs.runs.warm_launcher import WARM_PID_TAG
 from intelli_assets_tests.conftest import PROJECT_ROOT
 from intelli_assets_tests.servers import dagster_dev, prepare_home
+from intelli_assets_tests.test_rendering import parent_pid
 from intelli_assets_tests.waiting import wait_for
 
 pytestmark = pytest.mark.slow
@@ -74,15 +75,14 @@ def test_a_warm_run_draws_the_same_bytes_as_a_cold_one(deployment):
 def waiting_workers_with_chromium(home: Path) -> set[int]:
     """Workers of this deployment's zygote (forked from it, so with its command line) that have
     started a Chromium of their own."""
-    procs: dict[int, tuple[int, bytes, bytes]] = {}
+    procs: dict[int, tuple[int | None, bytes, bytes]] = {}
     for entry in filter(str.isdigit, os.listdir("/proc")):
         try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
             cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
             environ = Path(f"/proc/{entry}/environ").read_bytes() if b"zygote" in cmdline else b""
         except OSError:
             continue
-        procs[int(entry)] = (int(stat.rsplit(")", 1)[1].split()[1]), cmdline, environ)
+        procs[int(entry)] = (parent_pid(int(entry)), cmdline, environ)
     ours = f"DAGSTER_HOME={home}".encode()
     zygotes = {pid for pid, (_, cmd, env) in procs.items() if b"intelli_assets.defs.runs.zygote" in cmd and ours in env}
     workers = {pid for pid in zygotes if procs[pid][0] in zygotes}

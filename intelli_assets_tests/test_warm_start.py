@@ -23,7 +23,7 @@ from intelli_assets.defs.runs.zygote import PRESTART_ENV, rotate_log
 from intelli_assets.rendering import prestarted
 from intelli_assets.warmup import warm_chart_building
 from intelli_assets_tests.conftest import PROJECT_ROOT
-from intelli_assets_tests.test_rendering import PNG_MAGIC, browser_processes, wait_until_gone
+from intelli_assets_tests.test_rendering import PNG_MAGIC, browser_processes, parent_pid, wait_until_gone
 from intelli_assets_tests.waiting import wait_for
 
 DEFAULTS = ChartRenderer().engine_settings()
@@ -142,14 +142,7 @@ def test_the_warm_up_builds_every_chart():
 
 
 def children(pid: int) -> list[int]:
-    found = []
-    for entry in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            if int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(entry))
-        except (OSError, ValueError, IndexError):
-            continue
-    return found
+    return [int(entry) for entry in filter(str.isdigit, os.listdir("/proc")) if parent_pid(int(entry)) == pid]
 
 
 def browsers_of(pid: int) -> list[int]:
