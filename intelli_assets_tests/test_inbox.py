@@ -17,9 +17,11 @@ import dagster as dg
 import pytest
 
 from intelli_assets.charts import CHARTS
+from intelli_assets.client.documents import TERMINATE
 from intelli_assets.dataset import file_sha256
 from intelli_assets.defs.common.resources import ArtifactStore
 from intelli_assets.defs.inbox.sensors import InboxFolder, inbox
+from intelli_assets.launch import select_charts
 from intelli_assets.sample_records import lens_records_of, sample_families, write_results_list_csv
 from intelli_assets.sample_workbook import write_sample_workbook
 from intelli_assets_tests.fake_lens import FakeLens, write_query
@@ -32,9 +34,9 @@ INTELLI = str(Path(sys.executable).parent / "intelli")
 __all__ = ["restore_dagster_home"]  # the fixture, used here too
 
 
-def tick(instance: dg.DagsterInstance, folder: Path, cursor: str | None) -> dg.SensorResult:
+def tick(instance: dg.DagsterInstance, folder: Path, cursor: str | None, batch_runs: int = 2) -> dg.SensorResult:
     context = dg.build_sensor_context(instance=instance, cursor=cursor,
-                                      resources={"inbox_folder": InboxFolder(path=str(folder)),
+                                      resources={"inbox_folder": InboxFolder(path=str(folder), batch_runs=batch_runs),
                                                  "store": ArtifactStore(root=str(folder.parent / "artifacts"))})
     return inbox(context)
 
@@ -65,6 +67,7 @@ def test_the_sensor_reads_only_stable_files_and_sorts_every_file_it_reads(tmp_pa
         assert len(keys) == 2 and keys[0].startswith("landscape-") and keys[1].startswith("other-")
         assert sorted(second.dynamic_partitions_requests[0].partition_keys) == keys
         request = second.run_requests[0]
+        assert [r.job_name for r in second.run_requests] == ["dataset_charts"] * 2  # two: a run each
         assert request.tags["intelli/origin"] == "sensor" and request.tags["intelli/job"]
         assert {k.to_user_string() for k in request.asset_selection} >= {"raw_source", "charts/cpc_treemap"}
         assert json.loads(second.cursor) == {"growing.xlsx": [3000, growing.stat().st_mtime_ns]}  # only pending
@@ -87,6 +90,90 @@ def test_the_sensor_reads_only_stable_files_and_sorts_every_file_it_reads(tmp_pa
         fourth = tick(instance, box, third.cursor)
         assert fourth.run_requests == [] and not fourth.dynamic_partitions_requests
         assert (box / "processed" / "renamed.xlsx").exists() and not (box / "renamed.xlsx").exists()
+
+
+def stable_tick(instance: dg.DagsterInstance, folder: Path, batch_runs: int = 2) -> dg.SensorResult:
+    """The tick that takes the files: the second look at them (the first only sees them)."""
+    first = tick(instance, folder, None, batch_runs)
+    assert first.run_requests == []
+    return tick(instance, folder, first.cursor, batch_runs)
+
+
+def test_several_new_datasets_in_one_tick_are_split_among_batch_runs(tmp_path):
+    box = tmp_path / "inbox"
+    names = [f"drop-{n}.xlsx" for n in range(5)]
+    for n, name in enumerate(names):
+        write_sample_workbook(box / name, seed=60 + n)
+    with dg.instance_for_test() as instance:
+        result = stable_tick(instance, box)
+    added = result.dynamic_partitions_requests[0].partition_keys
+    assert len(added) == 5 and [r.job_name for r in result.run_requests] == ["inbox_batch", "inbox_batch"]
+    batches = [r.run_config["ops"]["draw_datasets"]["config"]["datasets"] for r in result.run_requests]
+    assert [len(b) for b in batches] == [3, 2] and [r.tags["intelli/batch_size"] for r in result.run_requests] == ["3", "2"]
+    datasets = batches[0] + batches[1]
+    assert [d["partition"] for d in datasets] == added and [d["source"] for d in datasets] == names
+    assert len({d["job_id"] for d in datasets}) == 5 and all(d["requested_by"] for d in datasets)
+    assert all(Path(d["path"]).read_bytes() == (box / "processed" / d["source"]).read_bytes() for d in datasets)
+    assert datasets[0]["charts"] == select_charts("all", box / "processed" / names[0])  # every chart it can feed
+    assert result.run_requests[0].tags["dagster/max_runtime"] == str(3 * (60 + 120))  # each dataset's own limit
+    assert len({r.run_key for r in result.run_requests}) == 2
+
+    other = tmp_path / "one-by-one"
+    for n, name in enumerate(names):
+        write_sample_workbook(other / name, seed=60 + n)
+    with dg.instance_for_test() as instance:
+        unbatched = stable_tick(instance, other, batch_runs=0)
+    assert [r.job_name for r in unbatched.run_requests] == ["dataset_charts"] * 5  # one run each
+    assert sorted(r.tags["intelli/source"] for r in unbatched.run_requests) == names
+
+
+def test_a_batch_run_draws_each_dataset_in_its_own_run_and_a_bad_one_fails_alone(tmp_path, dagster_home):
+    from intelli_assets.definitions import defs
+    from intelli_assets.jobs import load_job
+
+    box = tmp_path / "inbox"
+    for n in range(3):
+        write_sample_workbook(box / f"set-{n}.xlsx", seed=70 + n)
+    with dg.DagsterInstance.get() as instance:
+        ticked = stable_tick(instance, box, batch_runs=1)
+        instance.add_dynamic_partitions("datasets", ticked.dynamic_partitions_requests[0].partition_keys)
+        (request,) = ticked.run_requests
+        datasets = request.run_config["ops"]["draw_datasets"]["config"]["datasets"]
+        Path(datasets[1]["path"]).write_bytes(b"PK\x03\x04 spoiled after intake")  # its run must fail, alone
+        batch_job = defs.resolve_job_def("inbox_batch")
+        first = batch_job.execute_in_process(run_config=request.run_config, instance=instance, tags=request.tags,
+                                             raise_on_error=False)
+        assert not first.success
+        failure = instance.all_logs(first.run_id, of_type=dg.DagsterEventType.STEP_FAILURE)[0]
+        message = failure.dagster_event.step_failure_data.user_failure_data.description
+        assert message.startswith("1 of 3 datasets not drawn in full") and datasets[1]["partition"] in message
+        assert "not an Excel workbook" in message  # the dataset's own error, readable
+
+        children = instance.get_runs(dg.RunsFilter(tags={"intelli/batch": first.run_id}), ascending=True)
+        assert [r.tags["dagster/partition"] for r in children] == [d["partition"] for d in datasets]
+        assert [r.status for r in children] == [dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE,
+                                                dg.DagsterRunStatus.SUCCESS]
+        jobs = [load_job(instance, d["job_id"]) for d in datasets]
+        assert [j.status for j in jobs] == ["SUCCESS", "FAILED", "SUCCESS"]
+        assert [j.source for j in jobs] == [d["source"] for d in datasets] and jobs[0].origin == "sensor"
+        assert len(jobs[0].charts) == 9 and all(c.status == "success" for c in jobs[0].charts.values())
+        drawn = Path(jobs[2].charts["cpc_treemap"].files["png"]).read_bytes()
+
+        # the batch run re-executed: the datasets drawn already are not drawn again
+        again = batch_job.execute_in_process(run_config=request.run_config, instance=instance, tags=request.tags,
+                                             raise_on_error=False)
+        assert not again.success
+        rerun = instance.get_runs(dg.RunsFilter(tags={"intelli/batch": again.run_id}))
+        assert [r.tags["dagster/partition"] for r in rerun] == [datasets[1]["partition"]]
+        assert len(instance.get_runs(dg.RunsFilter(job_name="dataset_charts"))) == 4
+
+    # nothing in the charts changed: the same workbook drawn by `intelli run` gives the same PNG
+    alone = subprocess.run([INTELLI, "run", str(box / "processed" / "set-2.xlsx"), "--charts", "cpc_treemap",
+                            "--json"], capture_output=True, text=True, timeout=300,
+                           env={**os.environ, "DAGSTER_HOME": str(tmp_path / "other-home")})
+    assert alone.returncode == 0, alone.stderr
+    png = json.loads(alone.stdout)["charts"]["cpc_treemap"]["files"]["png"]
+    assert Path(png).read_bytes() == drawn
 
 
 SENSOR_TICKS = """
@@ -236,10 +323,15 @@ def test_a_file_copied_slowly_is_read_once_complete(daemon, tmp_path):
     assert file_sha256(stored) == file_sha256(box / "processed" / "slow.xlsx") and stored.read_bytes() == whole
 
 
+def runs_of_job(home: Path, job_name: str, tags: dict[str, str] | None = None) -> list[dg.DagsterRun]:
+    with open_home(home) as instance:
+        return list(instance.get_runs(dg.RunsFilter(job_name=job_name, tags=tags or {}), ascending=True))
+
+
 # SQLite only: the slowest test of the suite; the other daemon tests cover PostgreSQL, and 20
 # more runs there would add minutes (dagster-postgres opens a connection per query)
 @pytest.mark.parametrize("daemon", ["sqlite"], indirect=True)
-def test_twenty_drops_at_once_are_twenty_datasets_and_twenty_jobs(daemon, tmp_path):
+def test_twenty_drops_at_once_are_two_batch_runs_of_twenty_jobs_and_one_can_be_terminated(daemon, tmp_path):
     url, home, box, _ = daemon
     staging = tmp_path / "staging"
     names = [f"batch-{n:02d}.xlsx" for n in range(20)]
@@ -247,18 +339,33 @@ def test_twenty_drops_at_once_are_twenty_datasets_and_twenty_jobs(daemon, tmp_pa
         write_sample_workbook(staging / name, seed=100 + n)
     for name in names:  # all at once
         (staging / name).rename(box / name)
-    # generous bounds: the daemon creates and starts 20 runs, two at a time (charts_cpu), on 2 cores
-    jobs = wait_for(lambda: (j := jobs_of(home)) and all(n in j for n in names) and j, timeout=900, interval=2,
-                    message="not every file got a job")
-    queued = [jobs[n]["job"] for n in names if jobs[n]["status"] == "PENDING"]
-    if queued:  # the queue holds most of them: cancel one before it starts
-        cancel = intelli(home, "cancel", queued[-1])
-        assert cancel.returncode == 0, cancel.stderr
-    jobs = wait_for(lambda: finished(home, names), timeout=2400, interval=5, message="the batch did not finish")
-    batch = {n: jobs[n] for n in names}
-    assert len({j["partition"] for j in batch.values()}) == 20 and len({j["job"] for j in batch.values()}) == 20
-    statuses = sorted(j["status"] for j in batch.values())
-    stored_as_in_dagster(daemon, jobs, names)
-    assert statuses == ["SUCCESS"] * 20 or statuses == ["CANCELLED"] + ["SUCCESS"] * 19, statuses
-    if queued:
-        assert jobs_of(home)[[n for n in names if batch[n]["job"] == queued[-1]][0]]["status"] == "CANCELLED"
+    batches = wait_for(lambda: len(b := runs_of_job(home, "inbox_batch")) == 2 and b, timeout=300, interval=1,
+                       message="the sensor did not request two batch runs")
+    assert [b.tags["intelli/batch_size"] for b in batches] == ["10", "10"]
+    kept, stopped = batches
+    # terminate one batch run while it draws its second dataset (as the UI's Terminate button does)
+    wait_for(lambda: len(runs_of_job(home, "dataset_charts", {"intelli/batch": stopped.run_id})) >= 2,
+             timeout=600, interval=0.5, message="the batch run did not start its second dataset")
+    terminated = graphql(url, TERMINATE, {"runId": stopped.run_id})["terminateRun"]
+    assert terminated["__typename"] == "TerminateRunSuccess", terminated
+    ended = ("SUCCESS", "FAILURE", "CANCELED")
+    wait_for(lambda: all(r.status.value in ended for r in runs_of_job(home, "inbox_batch")), timeout=1800,
+             interval=5, message="the batch runs did not finish")
+    statuses = {b.run_id: b.status for b in runs_of_job(home, "inbox_batch")}
+    assert statuses == {kept.run_id: dg.DagsterRunStatus.SUCCESS, stopped.run_id: dg.DagsterRunStatus.CANCELED}
+
+    jobs = jobs_of(home)
+    drawn = [n for n in names if n in jobs]
+    kept_runs = runs_of_job(home, "dataset_charts", {"intelli/batch": kept.run_id})
+    stopped_runs = runs_of_job(home, "dataset_charts", {"intelli/batch": stopped.run_id})
+    assert len(kept_runs) == 10 and all(r.status == dg.DagsterRunStatus.SUCCESS for r in kept_runs)
+    # the dataset being drawn is cancelled (or had just finished), the ones after it never start
+    assert 2 <= len(stopped_runs) < 10 and len(drawn) == 10 + len(stopped_runs)
+    assert {r.status for r in stopped_runs[:-1]} == {dg.DagsterRunStatus.SUCCESS}
+    assert stopped_runs[-1].status in (dg.DagsterRunStatus.CANCELED, dg.DagsterRunStatus.SUCCESS)
+    assert len({jobs[n]["partition"] for n in drawn}) == len(drawn) == len({jobs[n]["job"] for n in drawn})
+    stored_as_in_dagster(daemon, jobs, drawn)
+    with open_home(home) as instance:  # the datasets not drawn are named in the batch run's log
+        warning = [e.message for e in instance.all_logs(stopped.run_id) if "not drawn" in (e.message or "")]
+        assert warning and f"{10 - len(stopped_runs)} of 10 datasets not drawn" in warning[0]
+        assert instance.get_dynamic_partitions("datasets").__len__() >= 20  # every dataset was added

@@ -11,6 +11,7 @@ import dagster as dg
 
 from intelli_assets.artifacts import ArtifactLayout, source_record
 from intelli_assets.dataset import file_sha256, partition_key_for
+from intelli_assets.defs.jobs import MAIN_JOB_NAME
 from intelli_assets.defs.runs.tags import (
     JOB_TAG,
     ORIGIN_TAG,
@@ -87,6 +88,7 @@ def inbox_run_request(intake: Intake, requested_by: str) -> dg.RunRequest:
     """One job for a new dataset (or a Lens query dropped again) from the inbox: source ->
     dataset -> every chart the source can feed (`select_charts("all", ...)`), default settings."""
     return dg.RunRequest(
+        job_name=MAIN_JOB_NAME,  # the sensor also requests inbox_batch runs
         run_key=intake.run_key or intake.key,  # one run per content, ever (a Lens query: per drop)
         partition_key=intake.key,
         run_config={"ops": {"raw_source": {"config": {"path": str(intake.stored)}}}},

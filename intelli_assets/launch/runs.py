@@ -173,15 +173,22 @@ def report_of_job(instance: dg.DagsterInstance, job_id: str) -> RunReport:
                                      if c.error and c.status != "skipped"])
 
 
-def execute_run(instance: dg.DagsterInstance, key: str, charts: list[str], run_config: dict, tags: dict[str, str],
-                run_id: str, progress: Callable[[str], None] | None = None, ingest: bool = True,
-                on_poll: Callable[[], None] | None = None, renderer: FigureRenderer | None = None) -> RunReport:
-    """Execute the main job for one partition in this process (ingestion steps too when
-    `ingest`), Ctrl-C/SIGTERM cancelling it, and report per chart. A `renderer` given (e.g.
-    started early by the caller, which closes it) draws the charts instead of the run's own."""
+def main_job(renderer: FigureRenderer | None = None) -> dg.JobDefinition:
+    """The main job; with `renderer`, one whose charts are drawn by that renderer."""
     from intelli_assets.definitions import build_defs, defs
 
-    job = (build_defs(renderer) if renderer is not None else defs).resolve_job_def(MAIN_JOB_NAME)
+    return (build_defs(renderer) if renderer is not None else defs).resolve_job_def(MAIN_JOB_NAME)
+
+
+def execute_run(instance: dg.DagsterInstance, key: str, charts: list[str], run_config: dict, tags: dict[str, str],
+                run_id: str, progress: Callable[[str], None] | None = None, ingest: bool = True,
+                on_poll: Callable[[], None] | None = None, renderer: FigureRenderer | None = None,
+                job: dg.JobDefinition | None = None) -> RunReport:
+    """Execute the main job for one partition in this process (ingestion steps too when
+    `ingest`), Ctrl-C/SIGTERM cancelling it, and report per chart. A `renderer` given (e.g.
+    started early by the caller, which closes it) draws the charts instead of the run's own;
+    `job` is the main job already built for it (`main_job`), for callers running many."""
+    job = job or main_job(renderer)
     selection = ([dg.AssetKey("raw_source"), dg.AssetKey("patent_dataset")] if ingest else []) + \
         [dg.AssetKey(["charts", k]) for k in charts]
     run_config = {**run_config, "loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}  # the CLI reports

@@ -1,6 +1,8 @@
 """The inbox sensor: exports dropped into a folder become datasets and chart jobs."""
 
+import hashlib
 import json
+import uuid
 from pathlib import Path
 
 import dagster as dg
@@ -8,9 +10,11 @@ from pydantic import Field
 
 from intelli_assets.defs.common.partitions import datasets_partitions
 from intelli_assets.defs.common.resources import ArtifactStore
+from intelli_assets.defs.inbox.batch import BATCH_JOB_NAME, batch_runtime_tag, inbox_batch_job
 from intelli_assets.defs.jobs import dataset_charts_job
+from intelli_assets.defs.runs.tags import BATCH_SIZE_TAG
 from intelli_assets.inbox import inbox_folder, scan
-from intelli_assets.launch import file_owner, inbox_run_request, take_from_inbox
+from intelli_assets.launch import Intake, file_owner, inbox_run_request, select_charts, take_from_inbox
 
 MAX_FILES_PER_TICK = 40  # the rest wait for the next tick, well inside the sensor's time limit
 
@@ -19,13 +23,41 @@ class InboxFolder(dg.ConfigurableResource):
     """Where analysts drop Espacenet exports. Empty: $INTELLI_INBOX, else $DAGSTER_HOME/inbox."""
 
     path: str = Field(default="", description="the inbox folder; empty: $INTELLI_INBOX or $DAGSTER_HOME/inbox")
+    batch_runs: int = Field(
+        default=2, ge=0, description="several new datasets in one tick are drawn by at most this many runs "
+        "(`inbox_batch`, one process and browser each, one dataset_charts run per dataset inside); "
+        "0: a run per dataset")
 
     @property
     def folder(self) -> Path:
         return inbox_folder(self.path)
 
 
-@dg.sensor(job=dataset_charts_job, minimum_interval_seconds=5, default_status=dg.DefaultSensorStatus.RUNNING)
+def batch_run_requests(taken: list[tuple[Intake, str]], runs: int) -> list[dg.RunRequest]:
+    """Several datasets of one tick: split, in order, among at most `runs` batch runs (one per
+    core by default: each is one process and one browser). A lone dataset gets its own run."""
+    if runs < 1 or len(taken) < 2:
+        return [inbox_run_request(intake, owner) for intake, owner in taken]
+    size = -(-len(taken) // runs)
+    requests = []
+    for group in (taken[i:i + size] for i in range(0, len(taken), size)):
+        if len(group) == 1:
+            requests.append(inbox_run_request(*group[0]))
+            continue
+        run_keys = [intake.run_key or intake.key for intake, _ in group]
+        datasets = [{"partition": intake.key, "path": str(intake.stored), "job_id": str(uuid.uuid4()),
+                     "requested_by": owner, "source": intake.name, "charts": select_charts("all", intake.stored)}
+                    for intake, owner in group]
+        requests.append(dg.RunRequest(
+            run_key="batch:" + hashlib.sha256("\n".join(run_keys).encode()).hexdigest()[:24],
+            job_name=BATCH_JOB_NAME,
+            run_config={"ops": {"draw_datasets": {"config": {"datasets": datasets}}}},
+            tags={**batch_runtime_tag(len(group)), BATCH_SIZE_TAG: str(len(group))},
+        ))
+    return requests
+
+
+@dg.sensor(jobs=[dataset_charts_job, inbox_batch_job], minimum_interval_seconds=5, default_status=dg.DefaultSensorStatus.RUNNING)
 def inbox(context: dg.SensorEvaluationContext, inbox_folder: InboxFolder, store: ArtifactStore) -> dg.SensorResult:
     """Picks up *.xlsx/*.csv exports and *.lens.json queries once they are stable (same size and mtime on two ticks),
     skips hidden, lock and partial files, and moves each file it reads to processed/ or to
@@ -40,7 +72,7 @@ def inbox(context: dg.SensorEvaluationContext, inbox_folder: InboxFolder, store:
         pending[path.name] = previous[path.name]
     known = set(context.instance.get_dynamic_partitions(datasets_partitions.name))
     new_keys: list[str] = []
-    requests: list[dg.RunRequest] = []
+    taken: list[tuple[Intake, str]] = []
     for path in stable[:MAX_FILES_PER_TICK]:
         owner = file_owner(path)
         try:
@@ -55,13 +87,13 @@ def inbox(context: dg.SensorEvaluationContext, inbox_folder: InboxFolder, store:
             if intake.new:
                 known.add(intake.key)
                 new_keys.append(intake.key)
-            requests.append(inbox_run_request(intake, owner))
+            taken.append((intake, owner))
             context.log.info(f"{intake.name}: " + (f"new dataset {intake.key}" if intake.new
                                                    else f"Lens query of dataset {intake.key}: fetching it again"))
         else:
             context.log.info(f"{intake.name}: same content as dataset {intake.key}; nothing new")
     return dg.SensorResult(
-        run_requests=requests,
+        run_requests=batch_run_requests(taken, inbox_folder.batch_runs),
         dynamic_partitions_requests=[datasets_partitions.build_add_request(new_keys)] if new_keys else None,
         cursor=json.dumps(pending),
     )

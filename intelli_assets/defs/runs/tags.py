@@ -9,4 +9,6 @@ IDEMPOTENCY_TAG = "intelli/idempotency_key"
 REQUEST_TAG = "intelli/request"  # hash of what an idempotent launch asked for (content, charts, settings)
 RETRY_OF_TAG = "intelli/retry_of"  # the chart a retry run re-draws
 SOURCE_TAG = "intelli/source"  # the file name the dataset came from
+BATCH_TAG = "intelli/batch"  # the inbox batch run that executed this run (`defs/inbox/batch.py`)
+BATCH_SIZE_TAG = "intelli/batch_size"  # on an inbox batch run: how many datasets it draws
 
