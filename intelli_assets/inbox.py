@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from intelli_assets.artifacts import bounded_name, instance_home
+from intelli_assets.errors import IntelliError
 
 # Filters workbooks and results lists (Excel), results lists (.csv), Lens.org queries
 SUPPORTED_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods", ".csv", ".lens.json")
@@ -22,11 +23,25 @@ PROCESSED, REJECTED = "processed", "rejected"
 
 Snapshot = tuple[int, int]  # size, mtime in ns
 EMPTY_GRACE_NS = 60 * 10**9  # an empty file is given a minute to get its bytes, then rejected
+DEFAULT_BATCH_RUNS = 2
 
 
 def inbox_folder(configured: str = "") -> Path:
     """`configured`, else $INTELLI_INBOX, else $DAGSTER_HOME/inbox."""
     return Path(configured or os.environ.get("INTELLI_INBOX") or instance_home() / "inbox").expanduser().resolve()
+
+
+def inbox_batch_runs(configured: int | None = None) -> int:
+    """How many runs may share the new datasets of one tick: `configured`, else
+    $INTELLI_INBOX_BATCH_RUNS, else 2 (one per core of a small machine); 0: a run per dataset."""
+    if configured is not None:
+        raw = str(configured)
+    else:
+        raw = os.environ.get("INTELLI_INBOX_BATCH_RUNS", "").strip() or str(DEFAULT_BATCH_RUNS)
+    if not raw.isdigit():  # a typo must not silently mean "the default"
+        raise IntelliError(f"INTELLI_INBOX_BATCH_RUNS / batch_runs={raw!r}: expected a whole number, 0 or more "
+                           "(0: a run per dataset)")
+    return int(raw)
 
 
 def is_ignored(name: str) -> bool:

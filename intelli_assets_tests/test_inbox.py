@@ -21,6 +21,7 @@ from intelli_assets.client.documents import TERMINATE
 from intelli_assets.dataset import file_sha256
 from intelli_assets.defs.common.resources import ArtifactStore
 from intelli_assets.defs.inbox.sensors import InboxFolder, inbox
+from intelli_assets.errors import IntelliError
 from intelli_assets.launch import select_charts
 from intelli_assets.sample_records import lens_records_of, sample_families, write_results_list_csv
 from intelli_assets.sample_workbook import write_sample_workbook
@@ -34,7 +35,8 @@ INTELLI = str(Path(sys.executable).parent / "intelli")
 __all__ = ["restore_dagster_home"]  # the fixture, used here too
 
 
-def tick(instance: dg.DagsterInstance, folder: Path, cursor: str | None, batch_runs: int = 2) -> dg.SensorResult:
+def tick(instance: dg.DagsterInstance, folder: Path, cursor: str | None,
+         batch_runs: int | None = 2) -> dg.SensorResult:
     context = dg.build_sensor_context(instance=instance, cursor=cursor,
                                       resources={"inbox_folder": InboxFolder(path=str(folder), batch_runs=batch_runs),
                                                  "store": ArtifactStore(root=str(folder.parent / "artifacts"))})
@@ -92,14 +94,14 @@ def test_the_sensor_reads_only_stable_files_and_sorts_every_file_it_reads(tmp_pa
         assert (box / "processed" / "renamed.xlsx").exists() and not (box / "renamed.xlsx").exists()
 
 
-def stable_tick(instance: dg.DagsterInstance, folder: Path, batch_runs: int = 2) -> dg.SensorResult:
+def stable_tick(instance: dg.DagsterInstance, folder: Path, batch_runs: int | None = 2) -> dg.SensorResult:
     """The tick that takes the files: the second look at them (the first only sees them)."""
     first = tick(instance, folder, None, batch_runs)
     assert first.run_requests == []
     return tick(instance, folder, first.cursor, batch_runs)
 
 
-def test_several_new_datasets_in_one_tick_are_split_among_batch_runs(tmp_path):
+def test_several_new_datasets_in_one_tick_are_split_among_batch_runs(tmp_path, monkeypatch):
     box = tmp_path / "inbox"
     names = [f"drop-{n}.xlsx" for n in range(5)]
     for n, name in enumerate(names):
@@ -121,8 +123,13 @@ def test_several_new_datasets_in_one_tick_are_split_among_batch_runs(tmp_path):
     other = tmp_path / "one-by-one"
     for n, name in enumerate(names):
         write_sample_workbook(other / name, seed=60 + n)
+    monkeypatch.setenv("INTELLI_INBOX_BATCH_RUNS", "two")
+    with dg.instance_for_test() as instance, pytest.raises(IntelliError, match="INTELLI_INBOX_BATCH_RUNS.*'two'"):
+        tick(instance, other, None, batch_runs=None)
+    assert sorted(p.name for p in other.iterdir()) == names  # a bad setting moves no file
+    monkeypatch.setenv("INTELLI_INBOX_BATCH_RUNS", "0")
     with dg.instance_for_test() as instance:
-        unbatched = stable_tick(instance, other, batch_runs=0)
+        unbatched = stable_tick(instance, other, batch_runs=None)
     assert [r.job_name for r in unbatched.run_requests] == ["dataset_charts"] * 5  # one run each
     assert sorted(r.tags["intelli/source"] for r in unbatched.run_requests) == names
 

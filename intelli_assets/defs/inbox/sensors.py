@@ -4,6 +4,7 @@ import hashlib
 import json
 import uuid
 from pathlib import Path
+from typing import Optional
 
 import dagster as dg
 from pydantic import Field
@@ -13,7 +14,7 @@ from intelli_assets.defs.common.resources import ArtifactStore
 from intelli_assets.defs.inbox.batch import BATCH_JOB_NAME, batch_runtime_tag, inbox_batch_job
 from intelli_assets.defs.jobs import dataset_charts_job
 from intelli_assets.defs.runs.tags import BATCH_SIZE_TAG
-from intelli_assets.inbox import inbox_folder, scan
+from intelli_assets.inbox import inbox_batch_runs, inbox_folder, scan
 from intelli_assets.launch import Intake, file_owner, inbox_run_request, select_charts, take_from_inbox
 
 MAX_FILES_PER_TICK = 40  # the rest wait for the next tick, well inside the sensor's time limit
@@ -23,10 +24,10 @@ class InboxFolder(dg.ConfigurableResource):
     """Where analysts drop Espacenet exports. Empty: $INTELLI_INBOX, else $DAGSTER_HOME/inbox."""
 
     path: str = Field(default="", description="the inbox folder; empty: $INTELLI_INBOX or $DAGSTER_HOME/inbox")
-    batch_runs: int = Field(
-        default=2, ge=0, description="several new datasets in one tick are drawn by at most this many runs "
+    batch_runs: Optional[int] = Field(
+        default=None, description="several new datasets in one tick are drawn by at most this many runs "
         "(`inbox_batch`, one process and browser each, one dataset_charts run per dataset inside); "
-        "0: a run per dataset")
+        "0: a run per dataset; empty: $INTELLI_INBOX_BATCH_RUNS, else 2")
 
     @property
     def folder(self) -> Path:
@@ -65,6 +66,7 @@ def inbox(context: dg.SensorEvaluationContext, inbox_folder: InboxFolder, store:
     (source -> dataset -> every chart); the same content under any name adds nothing, except a
     Lens query, which is fetched again."""
     folder = inbox_folder.folder
+    batch_runs = inbox_batch_runs(inbox_folder.batch_runs)  # a bad setting fails before any file moves
     folder.mkdir(parents=True, exist_ok=True)
     previous = {name: tuple(snap) for name, snap in json.loads(context.cursor or "{}").items()}
     stable, pending = scan(folder, previous)
@@ -93,7 +95,7 @@ def inbox(context: dg.SensorEvaluationContext, inbox_folder: InboxFolder, store:
         else:
             context.log.info(f"{intake.name}: same content as dataset {intake.key}; nothing new")
     return dg.SensorResult(
-        run_requests=batch_run_requests(taken, inbox_folder.batch_runs),
+        run_requests=batch_run_requests(taken, batch_runs),
         dynamic_partitions_requests=[datasets_partitions.build_add_request(new_keys)] if new_keys else None,
         cursor=json.dumps(pending),
     )
