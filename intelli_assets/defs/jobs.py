@@ -5,7 +5,9 @@ monitoring through the `dagster/max_runtime` tag; a run over it is cancelled and
   remote launch of a new dataset), in one process with one browser;
 - `render_charts`: charts of an already-built dataset (a re-render, a retry);
 - `describe_charts`: AI descriptions;
-- `register_dataset`: add a source file's partition (remote clients).
+- `register_dataset`: add a source file's partition (remote clients);
+- `inbox_batch` (`defs/inbox/batch.py`): several new inbox datasets, a `dataset_charts` run
+  each, in one run worker with one browser.
 
 Limits default to the old backend's Celery time limits: ingestion 60 s, charts 120 s, AI 60 s;
 set INTELLI_MAX_RUNTIME_INGESTION / _CHARTS / _AI (seconds) where the code location runs.

@@ -58,13 +58,15 @@ def batch_run_requests(taken: list[tuple[Intake, str]], runs: int) -> list[dg.Ru
     return requests
 
 
-@dg.sensor(jobs=[dataset_charts_job, inbox_batch_job], minimum_interval_seconds=5, default_status=dg.DefaultSensorStatus.RUNNING)
+@dg.sensor(jobs=[dataset_charts_job, inbox_batch_job], minimum_interval_seconds=5,
+           default_status=dg.DefaultSensorStatus.RUNNING)
 def inbox(context: dg.SensorEvaluationContext, inbox_folder: InboxFolder, store: ArtifactStore) -> dg.SensorResult:
     """Picks up *.xlsx/*.csv exports and *.lens.json queries once they are stable (same size and mtime on two ticks),
     skips hidden, lock and partial files, and moves each file it reads to processed/ or to
     rejected/ (with NAME.reason.txt). New content adds a dataset partition and requests one job
     (source -> dataset -> every chart); the same content under any name adds nothing, except a
-    Lens query, which is fetched again."""
+    Lens query, which is fetched again. Several jobs of one tick are shared among at most
+    `batch_runs` inbox_batch runs, each job still its own dataset_charts run."""
     folder = inbox_folder.folder
     batch_runs = inbox_batch_runs(inbox_folder.batch_runs)  # a bad setting fails before any file moves
     folder.mkdir(parents=True, exist_ok=True)
