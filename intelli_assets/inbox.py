@@ -9,6 +9,7 @@ alone. Every file that is read leaves the inbox: to `processed/`, or to `rejecte
 from __future__ import annotations
 
 import os
+import re
 import time
 from pathlib import Path
 
@@ -38,7 +39,7 @@ def inbox_batch_runs(configured: int | None = None) -> int:
         raw = str(configured)
     else:
         raw = os.environ.get("INTELLI_INBOX_BATCH_RUNS", "").strip() or str(DEFAULT_BATCH_RUNS)
-    if not raw.isdigit():  # a typo must not silently mean "the default"
+    if not re.fullmatch(r"[0-9]+", raw):  # a typo must not silently mean "the default"
         raise IntelliError(f"INTELLI_INBOX_BATCH_RUNS / batch_runs={raw!r}: expected a whole number, 0 or more "
                            "(0: a run per dataset)")
     return int(raw)

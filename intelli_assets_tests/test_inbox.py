@@ -123,9 +123,10 @@ def test_several_new_datasets_in_one_tick_are_split_among_batch_runs(tmp_path, m
     other = tmp_path / "one-by-one"
     for n, name in enumerate(names):
         write_sample_workbook(other / name, seed=60 + n)
-    monkeypatch.setenv("INTELLI_INBOX_BATCH_RUNS", "two")
-    with dg.instance_for_test() as instance, pytest.raises(IntelliError, match="INTELLI_INBOX_BATCH_RUNS.*'two'"):
-        tick(instance, other, None, batch_runs=None)
+    for bad in ("two", "-1", "\u00b2"):  # "²" is a digit to str.isdigit
+        monkeypatch.setenv("INTELLI_INBOX_BATCH_RUNS", bad)
+        with dg.instance_for_test() as instance, pytest.raises(IntelliError, match="INTELLI_INBOX_BATCH_RUNS"):
+            tick(instance, other, None, batch_runs=None)
     assert sorted(p.name for p in other.iterdir()) == names  # a bad setting moves no file
     monkeypatch.setenv("INTELLI_INBOX_BATCH_RUNS", "0")
     with dg.instance_for_test() as instance:
@@ -350,6 +351,12 @@ def test_twenty_drops_at_once_are_two_batch_runs_of_twenty_jobs_and_one_can_be_t
                        message="the sensor did not request two batch runs")
     assert [b.tags["intelli/batch_size"] for b in batches] == ["10", "10"]
     kept, stopped = batches
+    # a dataset's own run stopped from the UI (Terminate): only that dataset is cancelled
+    child = wait_for(lambda: next((r for r in runs_of_job(home, "dataset_charts", {"intelli/batch": kept.run_id})
+                                   if r.status == dg.DagsterRunStatus.STARTED), None),
+                     timeout=600, interval=0.2, message="the batch run did not start a dataset")
+    asked = graphql(url, TERMINATE, {"runId": child.run_id})["terminateRun"]
+    assert asked["__typename"] == "TerminateRunSuccess" or "SUCCESS" in str(asked), asked  # or it had just ended
     # terminate one batch run while it draws its second dataset (as the UI's Terminate button does)
     wait_for(lambda: len(runs_of_job(home, "dataset_charts", {"intelli/batch": stopped.run_id})) >= 2,
              timeout=600, interval=0.5, message="the batch run did not start its second dataset")
@@ -365,7 +372,10 @@ def test_twenty_drops_at_once_are_two_batch_runs_of_twenty_jobs_and_one_can_be_t
     drawn = [n for n in names if n in jobs]
     kept_runs = runs_of_job(home, "dataset_charts", {"intelli/batch": kept.run_id})
     stopped_runs = runs_of_job(home, "dataset_charts", {"intelli/batch": stopped.run_id})
-    assert len(kept_runs) == 10 and all(r.status == dg.DagsterRunStatus.SUCCESS for r in kept_runs)
+    assert len(kept_runs) == 10  # the one terminated alone did not stop its batch
+    assert [r.status for r in kept_runs if r.run_id != child.run_id] == [dg.DagsterRunStatus.SUCCESS] * 9
+    assert next(r for r in kept_runs if r.run_id == child.run_id).status in (dg.DagsterRunStatus.CANCELED,
+                                                                            dg.DagsterRunStatus.SUCCESS)
     # the dataset being drawn is cancelled (or had just finished), the ones after it never start
     assert 2 <= len(stopped_runs) < 10 and len(drawn) == 10 + len(stopped_runs)
     assert {r.status for r in stopped_runs[:-1]} == {dg.DagsterRunStatus.SUCCESS}

@@ -16,6 +16,7 @@ import dagster as dg
 
 from intelli_assets.defs.runs.tags import BATCH_TAG, JOB_TAG, ORIGIN_TAG, REQUESTED_BY_TAG, SOURCE_TAG
 from intelli_assets.forecasting import import_models
+from intelli_assets.jobs import JobNotFound, load_job
 from intelli_assets.launch.runs import execute_run, main_job
 from intelli_assets.rendering import FigureRenderer
 
@@ -47,18 +48,22 @@ class BatchOutcome:
         return f"{self.item.partition} ({self.item.source}): {self.status}, job {self.item.job_id}{run}{errors}"
 
 
-def job_succeeded(instance: dg.DagsterInstance, job_id: str) -> bool:
-    runs = instance.get_runs(dg.RunsFilter(tags={JOB_TAG: job_id}, statuses=[dg.DagsterRunStatus.SUCCESS]), limit=1)
-    return bool(runs)
+def drawn_before(instance: dg.DagsterInstance, job_id: str) -> bool:
+    """Has this dataset's job run to an end that is not a failure (drawn, partly drawn, or
+    cancelled by a user)? A re-executed batch leaves those alone and draws the rest again."""
+    try:
+        return load_job(instance, job_id).status in ("SUCCESS", "PARTIAL_SUCCESS", "CANCELLED")
+    except JobNotFound:
+        return False
 
 
 def execute_batch(instance: dg.DagsterInstance, items: list[BatchItem], batch_run_id: str,
                   renderer: FigureRenderer, stop_requested: Callable[[], bool],
                   log: Callable[[str], None]) -> list[BatchOutcome]:
     """Execute the main job for each item in turn, all drawn by `renderer`. A dataset that
-    fails costs only its own run. A dataset whose job already succeeded (the batch run
-    re-executed) is not drawn again. Once `stop_requested()` or a stop signal cancels a run,
-    the datasets after it are not run."""
+    fails costs only its own run. A dataset whose job already ran to an end that is not a
+    failure (the batch run re-executed) is not drawn again. After a stop signal or once
+    `stop_requested()`, the datasets left are not run."""
     # statsmodels imported here once: each run then fits in this process (ForecastFitting), not
     # in a worker process of its own that imports it again (~2.5 CPU-s a dataset)
     import_models()
@@ -70,7 +75,7 @@ def execute_batch(instance: dg.DagsterInstance, items: list[BatchItem], batch_ru
             stopped = True
             outcomes.append(BatchOutcome(item, NOT_RUN))
             continue
-        if job_succeeded(instance, item.job_id):
+        if drawn_before(instance, item.job_id):
             outcomes.append(BatchOutcome(item, DRAWN_BEFORE))
             log(outcomes[-1].line())
             continue
@@ -87,5 +92,5 @@ def execute_batch(instance: dg.DagsterInstance, items: list[BatchItem], batch_ru
             continue
         outcomes.append(BatchOutcome(item, report.status, run_id, report.errors))
         log(outcomes[-1].line())
-        stopped = report.exit_signal is not None
+        stopped = report.stop_signal is not None  # the batch run itself is being stopped
     return outcomes

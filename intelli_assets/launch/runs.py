@@ -52,6 +52,7 @@ class RunReport:
     charts: dict[str, dict] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     exit_signal: int | None = None  # set when Ctrl-C or SIGTERM cancelled the run
+    stop_signal: int | None = None  # a stop signal received while it ran (it may have ended anyway)
     existing: bool = False  # an idempotency key returned an earlier job instead of a new run
 
     def to_dict(self) -> dict:
@@ -217,6 +218,7 @@ def execute_run(instance: dg.DagsterInstance, key: str, charts: list[str], run_c
     cancelled = run is not None and run.status == dg.DagsterRunStatus.CANCELED
     report = report_of_job(instance, tags[JOB_TAG])  # the one status rule, as `intelli status` shows it
     report.exit_signal = stop_request.signum if cancelled else None
+    report.stop_signal = stop_request.signum
     if progress:
         progress(f"run {run_id} finished in {time.perf_counter() - started:.1f} s: {report.status}")
     return report

@@ -28,7 +28,8 @@ class InboxBatchConfig(dg.Config):
     datasets: list[BatchDataset] = Field(description="the datasets, drawn in this order")
 
 
-@dg.op(pool="charts_cpu")
+# no pool of its own: each dataset's run holds a charts_cpu slot while it draws
+@dg.op
 def draw_datasets(context: dg.OpExecutionContext, config: InboxBatchConfig, renderer: ChartRenderer) -> None:
     """Draws each dataset of the batch in its own `dataset_charts` run, in turn, with this run's
     browser. A dataset's run that fails fails this run at the end, after the others; one
@@ -37,9 +38,9 @@ def draw_datasets(context: dg.OpExecutionContext, config: InboxBatchConfig, rend
     items = [BatchItem(d.partition, d.path, d.job_id, d.requested_by, d.source, tuple(d.charts))
              for d in config.datasets]
 
-    def stop_requested() -> bool:
+    def stop_requested() -> bool:  # terminated, or failed from outside (e.g. over its time limit)
         run = context.instance.get_run_by_id(context.run_id)
-        return run is not None and run.status == dg.DagsterRunStatus.CANCELING
+        return run is not None and run.status != dg.DagsterRunStatus.STARTED
 
     outcomes = execute_batch(context.instance, items, context.run_id, renderer.engine_renderer,
                              stop_requested, context.log.info)

@@ -24,6 +24,7 @@ from typing import Any
 
 import dagster as dg
 
+from intelli_assets.defs.runs.ownership import OWNER_PROCESS_TAG
 from intelli_assets.defs.runs.zygote import PRESTART_ENV, code_version
 
 WARM_PID_TAG = "intelli/warm_pid"
@@ -160,6 +161,13 @@ class WarmRunLauncher(dg.DefaultRunLauncher):
 
     def terminate(self, run_id: str) -> bool:
         run = self._instance.get_run_by_id(run_id)
+        if run is not None and OWNER_PROCESS_TAG in run.tags:
+            # executed in-process by an `intelli` process or an inbox batch run: no worker of its
+            # own to signal, but its charts step reads its status and stops on CANCELING
+            if run.status != dg.DagsterRunStatus.STARTED:
+                return False
+            self._instance.report_run_canceling(run, "Cancel requested; stopping before the next chart.")
+            return True
         pid = self._warm_pid(run)
         if pid is None:
             return super().terminate(run_id)
