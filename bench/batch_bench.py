@@ -1,6 +1,7 @@
 """Batch throughput: N distinct Filters workbooks dropped at once into the inbox of a running
-deployment (webserver + daemon on loopback); the inbox sensor launches one job per dataset,
-all eight charts each. Prints datasets/minute, the cost per dataset beside the old-style
+deployment (webserver + daemon on loopback); the inbox sensor shares them out among its batch
+runs (one job, one `dataset_charts` run per dataset, all eight charts each). Prints
+datasets/minute, where the time went, the cost per dataset beside the old-style
 baseline's per-dataset time measured in the same bench run (e2e_bench.py: the eight charts
 with matplotlib, re-reading the workbook per chart, in one fresh process), and the peak memory
 of the deployment's processes. Each dataset keeps its own run, status and materializations;
