@@ -63,32 +63,44 @@ class ForecastWorker:
     def forecast(self, values: list[int], horizon: int) -> ForecastResult:
         key = (tuple(int(v) for v in values), int(horizon))
         self.submit(values, horizon)
+        deadline = time.monotonic() + self.timeout
         while key not in self._done:  # replies come in request order
-            try:
-                reply = json.loads(self._read_line())
-            except (OSError, ValueError) as exc:
+            if not self._read_reply(deadline - time.monotonic()):
                 self.close()
-                raise WorkerUnavailable(f"forecast worker failed: {exc}") from None
-            self._done[self._pending.pop(0)] = reply
+                raise WorkerUnavailable(f"forecast worker failed: no reply within {self.timeout:.0f} s")
         reply = self._done.pop(key)
         if "error" in reply:
             raise WorkerUnavailable(reply["error"])
         return result_from_dict(reply)
 
-    def _read_line(self) -> bytes:
-        deadline = time.monotonic() + self.timeout
-        fd = self._proc.stdout.fileno()
-        while b"\n" not in self._buffer:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise OSError(f"no reply within {self.timeout:.0f} s")
-            if select.select([fd], [], [], remaining)[0]:
+    def collect(self, timeout: float) -> bool:
+        """Read the replies that come within `timeout` seconds; True once every request sent has
+        its reply (then `forecast` returns at once). Lets a caller do other work between looks."""
+        deadline = time.monotonic() + timeout
+        while self._pending:
+            if not self._read_reply(deadline - time.monotonic()):
+                return False
+        return True
+
+    def _read_reply(self, timeout: float) -> bool:
+        """Read one reply into `_done` if it comes within `timeout` seconds (False if not)."""
+        fd = self._proc.stdout.fileno() if self._proc else -1
+        try:
+            while b"\n" not in self._buffer:
+                if fd < 0:
+                    raise OSError("the worker is not running")
+                if timeout <= 0 or not select.select([fd], [], [], timeout)[0]:
+                    return False
                 chunk = os.read(fd, 1 << 16)
                 if not chunk:
                     raise OSError("the worker exited")
                 self._buffer += chunk
-        line, self._buffer = self._buffer.split(b"\n", 1)
-        return line
+            line, self._buffer = self._buffer.split(b"\n", 1)
+            self._done[self._pending.pop(0)] = json.loads(line)
+        except (OSError, ValueError, IndexError) as exc:
+            self.close()
+            raise WorkerUnavailable(f"forecast worker failed: {exc}") from None
+        return True
 
     def close(self) -> None:
         """Kill it: it holds no state, and a clean interpreter exit after statsmodels takes ~0.5 s."""
@@ -125,6 +137,17 @@ class Forecaster:
                 self.worker.submit(values, horizon)
             except WorkerUnavailable:
                 self.close()
+
+    def fits_ready(self, timeout: float) -> bool:
+        """Wait up to `timeout` seconds for the fits prefetched in the worker; True when none is
+        outstanding (also with no worker, or a failed one: `forecast` then fits in process)."""
+        if self.worker is None:
+            return True
+        try:
+            return self.worker.collect(timeout)
+        except WorkerUnavailable:
+            self.close()
+            return True
 
     def forecast(self, values: list[int], horizon: int = 6) -> ForecastResult:
         """`forecasting.forecast_series`, fitted in the worker when there is one."""

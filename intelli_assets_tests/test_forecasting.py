@@ -61,6 +61,32 @@ def test_the_worker_process_gives_exactly_the_in_process_result():
     assert not worker.alive
 
 
+def test_a_caller_can_look_whether_the_prefetched_fits_are_in_without_blocking():
+    from intelli_assets.forecast_worker import Forecaster, ForecastWorker
+
+    forecaster = Forecaster(ForecastWorker())
+    try:
+        assert forecaster.fits_ready(0)  # nothing asked yet
+        forecaster.prefetch(F1, 6)
+        assert not forecaster.fits_ready(0)  # a just-started worker is still importing statsmodels
+        assert forecaster.fits_ready(120)
+        assert forecaster.worker._done and not forecaster.worker._pending  # read, waiting to be collected
+        fitted = forecaster.forecast(F1, 6)
+        assert forecaster.worker is not None  # the worker's own answer, no fallback
+    finally:
+        forecaster.close()
+    local = forecast_series(F1, 6)
+    assert (fitted.ets, fitted.arima) == (local.ets, local.arima)
+
+    dead = Forecaster(ForecastWorker())
+    dead.prefetch(F1, 6)
+    dead.worker._proc.kill()
+    dead.worker._proc.wait()
+    assert dead.fits_ready(5)  # nothing to wait for: the chart fits in process
+    assert dead.worker is None
+    assert dead.forecast(F1, 6).arima.values == local.arima.values
+
+
 def test_a_dead_worker_falls_back_to_fitting_in_process():
     from intelli_assets.forecast_worker import Forecaster, ForecastWorker
 

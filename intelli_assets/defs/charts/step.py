@@ -17,7 +17,7 @@ import time
 import traceback
 from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import Future
+from concurrent.futures import Future, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,7 +35,8 @@ from intelli_assets.rendering import figure_html
 from intelli_assets.style import Style
 
 PREVIEW_SCALE = 0.4
-CANCEL_POLL_SECONDS = 1.0  # cancels take effect within this + one chart
+CANCEL_POLL_SECONDS = 1.0  # cancels take effect within this + one chart's build
+FIT_POLL_SECONDS = 0.1  # a chart drawn while the fits run is materialized within this
 Settings = tuple[dict, Style, list[str]]  # params, style, formats
 
 
@@ -218,6 +219,14 @@ class ChartsStep:
             discard(pending)
             self.report(pending.key, "cancelled", 100)
 
+    def await_fits(self) -> Iterator[dg.MaterializeResult]:
+        """Wait for the prefetched model fits, materializing the charts drawn meanwhile and
+        honouring cancels (a cold forecast worker takes seconds to import statsmodels)."""
+        while not self.forecaster.fits_ready(FIT_POLL_SECONDS):
+            yield from self.checkpoint()
+            while self.queue and self.queue[0].images.done():
+                yield from self.finish(self.queue.popleft())
+
     def fed_charts(self, keys: list[str], dataset: Dataset) -> list[str]:
         """The charts to draw. A run of every chart (the main job, Materialize all) on a dataset
         without records draws the ones it can feed (`charts_fed_by`) and notes the others as
@@ -252,6 +261,8 @@ class ChartsStep:
                 except (IntelliError, ValueError):
                     pass  # the chart's own build reports it
         for key in keys:
+            if CHARTS[key].fits_models:
+                yield from self.await_fits()
             yield from self.checkpoint()
             if key in self.dropped:
                 self.report(key, "cancelled", 100)
@@ -268,7 +279,8 @@ class ChartsStep:
                 yield from self.finish(self.queue.popleft())
         while self.queue:
             yield from self.checkpoint()
-            if self.queue:
+            # wait a poll at a time, not a whole render: a cancel must not wait for a large image
+            if self.queue and wait([self.queue[0].images], timeout=CANCEL_POLL_SECONDS).done:
                 yield from self.finish(self.queue.popleft())
         if self.failures:
             raise dg.Failure(
