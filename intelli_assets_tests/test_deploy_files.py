@@ -14,6 +14,7 @@ from dagster._core.instance.config import dagster_instance_config
 
 from intelli_assets.artifacts import artifacts_root
 from intelli_assets.defs.jobs import DEFAULT_MAX_RUNTIME, max_runtime
+from intelli_assets.defs.runs.tags import BATCH_SIZE_TAG
 from intelli_assets.inbox import inbox_folder
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -214,7 +215,8 @@ def chart_instance_settings() -> dict:
     return {
         "run_coordinator": coordinator,
         "concurrency": {"pools": {"granularity": concurrency["pools"]["granularity"]},
-                        "runs": {"max_concurrent_runs": concurrency["runs"]["maxConcurrentRuns"]}},
+                        "runs": {"max_concurrent_runs": concurrency["runs"]["maxConcurrentRuns"],
+                                 "tag_concurrency_limits": concurrency["runs"]["tagConcurrencyLimits"]}},
         "run_monitoring": {snake(key): value for key, value in VALUES["dagsterDaemon"]["runMonitoring"].items()},
         "telemetry": {"enabled": VALUES["telemetry"]["enabled"]},
     }
@@ -225,8 +227,9 @@ def test_queue_pools_and_monitoring_are_the_one_machine_ones_and_dagster_accepts
     assert daemon["enabled"] and daemon["runCoordinator"]["enabled"]
     assert daemon["runCoordinator"]["type"] == "QueuedRunCoordinator"
     settings = chart_instance_settings()
+    batch_limit = [{"key": BATCH_SIZE_TAG, "limit": 2}]  # inbox batch runs at work at once
     assert settings["concurrency"] == INSTANCE["concurrency"] == {
-        "runs": {"max_concurrent_runs": 4}, "pools": {"granularity": "run"}}
+        "runs": {"max_concurrent_runs": 4, "tag_concurrency_limits": batch_limit}, "pools": {"granularity": "run"}}
     monitoring = settings["run_monitoring"]
     for key in ("enabled", "cancel_timeout_seconds", "poll_interval_seconds", "free_slots_after_run_end_seconds",
                 "max_runtime_seconds"):
@@ -237,7 +240,8 @@ def test_queue_pools_and_monitoring_are_the_one_machine_ones_and_dagster_accepts
     # validate the instance config these values describe as Dagster does when it opens one
     (tmp_path / "dagster.yaml").write_text(yaml.safe_dump(settings))
     validated, _ = dagster_instance_config(str(tmp_path))
-    assert validated["concurrency"] == {"pools": {"granularity": "run"}, "runs": {"max_concurrent_runs": 4}}
+    assert validated["concurrency"] == {"pools": {"granularity": "run"},
+                                        "runs": {"max_concurrent_runs": 4, "tag_concurrency_limits": batch_limit}}
     assert validated["run_coordinator"]["class"] == "QueuedRunCoordinator"
     assert "config" not in validated["run_coordinator"]
     assert validated["run_monitoring"]["max_runtime_seconds"] == 3600

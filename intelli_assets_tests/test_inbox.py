@@ -339,7 +339,7 @@ def runs_of_job(home: Path, job_name: str, tags: dict[str, str] | None = None) -
 # SQLite only: the slowest test of the suite; the other daemon tests cover PostgreSQL, and 20
 # more runs there would add minutes (dagster-postgres opens a connection per query)
 @pytest.mark.parametrize("daemon", ["sqlite"], indirect=True)
-def test_twenty_drops_at_once_are_two_batch_runs_of_twenty_jobs_and_one_can_be_terminated(daemon, tmp_path):
+def test_twenty_drops_at_once_are_two_batch_runs_one_can_be_terminated_and_a_third_waits_its_turn(daemon, tmp_path):
     url, home, box, _ = daemon
     staging = tmp_path / "staging"
     names = [f"batch-{n:02d}.xlsx" for n in range(20)]
@@ -351,6 +351,12 @@ def test_twenty_drops_at_once_are_two_batch_runs_of_twenty_jobs_and_one_can_be_t
                        message="the sensor did not request two batch runs")
     assert [b.tags["intelli/batch_size"] for b in batches] == ["10", "10"]
     kept, stopped = batches
+    later = [f"later-{n}.xlsx" for n in range(4)]  # a second drop while both batches work: it waits its turn
+    for n, name in enumerate(later):
+        write_sample_workbook(staging / name, seed=200 + n)
+        (staging / name).rename(box / name)
+    wait_for(lambda: len(runs_of_job(home, "inbox_batch")) == 4, timeout=300, interval=1,
+             message="the sensor did not request batch runs for the second drop")
     # a dataset's own run stopped from the UI (Terminate): only that dataset is cancelled
     child = wait_for(lambda: next((r for r in runs_of_job(home, "dataset_charts", {"intelli/batch": kept.run_id})
                                    if r.status == dg.DagsterRunStatus.STARTED), None),
@@ -366,7 +372,11 @@ def test_twenty_drops_at_once_are_two_batch_runs_of_twenty_jobs_and_one_can_be_t
     wait_for(lambda: all(r.status.value in ended for r in runs_of_job(home, "inbox_batch")), timeout=1800,
              interval=5, message="the batch runs did not finish")
     statuses = {b.run_id: b.status for b in runs_of_job(home, "inbox_batch")}
-    assert statuses == {kept.run_id: dg.DagsterRunStatus.SUCCESS, stopped.run_id: dg.DagsterRunStatus.CANCELED}
+    assert statuses == {kept.run_id: dg.DagsterRunStatus.SUCCESS, stopped.run_id: dg.DagsterRunStatus.CANCELED,
+                        **{b.run_id: dg.DagsterRunStatus.SUCCESS for b in runs_of_job(home, "inbox_batch")[2:]}}
+    with open_home(home) as instance:  # never more batch runs at work than cores (the tag limit in dagster.yaml)
+        spans = [(r.start_time, r.end_time) for r in instance.get_run_records(dg.RunsFilter(job_name="inbox_batch"))]
+    assert max(sum(start <= t < end for start, end in spans) for t, _ in spans) == 2
 
     jobs = jobs_of(home)
     drawn = [n for n in names if n in jobs]
@@ -382,6 +392,7 @@ def test_twenty_drops_at_once_are_two_batch_runs_of_twenty_jobs_and_one_can_be_t
     assert stopped_runs[-1].status in (dg.DagsterRunStatus.CANCELED, dg.DagsterRunStatus.SUCCESS)
     assert len({jobs[n]["partition"] for n in drawn}) == len(drawn) == len({jobs[n]["job"] for n in drawn})
     stored_as_in_dagster(daemon, jobs, drawn)
+    assert [jobs[name]["status"] for name in later] == ["SUCCESS"] * 4
     with open_home(home) as instance:  # the datasets not drawn are named in the batch run's log
         warning = [e.message for e in instance.all_logs(stopped.run_id) if "not drawn" in (e.message or "")]
         assert warning and f"{10 - len(stopped_runs)} of 10 datasets not drawn" in warning[0]
