@@ -60,8 +60,9 @@ def timing_lines(client: IntelliClient, since: float) -> list[str]:
     for batch in sorted(batches, key=lambda r: r["startTime"]):
         size = next((t["value"] for t in batch["tags"] if t["key"] == "intelli/batch_size"), "?")
         lines.append(f"  batch run of {size} datasets: {batch['endTime'] - batch['startTime']:.1f} s, {batch['status']}")
-    at_work = max(sum(b["startTime"] <= t < b["endTime"] for b in batches) for t in (b["startTime"] for b in batches))
-    lines.append(f"  batch runs at work at once: at most {at_work}")
+    if batches:
+        at_work = max(sum(b["startTime"] <= t < b["endTime"] for b in batches) for t in (b["startTime"] for b in batches))
+        lines.append(f"  batch runs at work at once: at most {at_work}")
     lines.append(f"  one dataset's run: median {statistics.median(r['endTime'] - r['startTime'] for r in datasets):.2f} s "
                  f"({len(datasets)} runs, {len(batches)} batch runs)")
     return lines
