@@ -39,6 +39,7 @@ class ForecastWorker:
         self._buffer = b""
         self._pending: list[tuple] = []  # requests sent, replies not read yet, in order
         self._done: dict[tuple, dict] = {}  # replies read, not collected yet
+        self._waiting_since = 0.0  # the first request of an idle worker was sent, or the last reply read
 
     @property
     def alive(self) -> bool:
@@ -58,24 +59,24 @@ class ForecastWorker:
         except OSError as exc:
             self.close()
             raise WorkerUnavailable(f"forecast worker failed: {exc}") from None
+        if not self._pending:
+            self._waiting_since = time.monotonic()
         self._pending.append(key)
 
     def forecast(self, values: list[int], horizon: int) -> ForecastResult:
         key = (tuple(int(v) for v in values), int(horizon))
         self.submit(values, horizon)
-        deadline = time.monotonic() + self.timeout
         while key not in self._done:  # replies come in request order
-            if not self._read_reply(deadline - time.monotonic()):
-                self.close()
-                raise WorkerUnavailable(f"forecast worker failed: no reply within {self.timeout:.0f} s")
+            self._read_reply(self.timeout)
         reply = self._done.pop(key)
         if "error" in reply:
             raise WorkerUnavailable(reply["error"])
         return result_from_dict(reply)
 
     def collect(self, timeout: float) -> bool:
-        """Read the replies that come within `timeout` seconds; True once every request sent has
-        its reply (then `forecast` returns at once). Lets a caller do other work between looks."""
+        """Read the replies that come within `timeout` seconds (0: those already sent); True once
+        every request has its reply (then `forecast` returns at once). Lets a caller do other
+        work between looks. Raises WorkerUnavailable as `forecast` does."""
         deadline = time.monotonic() + timeout
         while self._pending:
             if not self._read_reply(deadline - time.monotonic()):
@@ -83,20 +84,29 @@ class ForecastWorker:
         return True
 
     def _read_reply(self, timeout: float) -> bool:
-        """Read one reply into `_done` if it comes within `timeout` seconds (False if not)."""
-        fd = self._proc.stdout.fileno() if self._proc else -1
+        """Read one reply into `_done` if it comes within `timeout` seconds (False if not). The
+        worker is given up (WorkerUnavailable) when it sent nothing for `self.timeout` seconds
+        while a request waited, whoever is looking."""
+        deadline = time.monotonic() + max(timeout, 0.0)
         try:
             while b"\n" not in self._buffer:
-                if fd < 0:
+                if self._proc is None:
                     raise OSError("the worker is not running")
-                if timeout <= 0 or not select.select([fd], [], [], timeout)[0]:
-                    return False
+                now, overdue = time.monotonic(), self._waiting_since + self.timeout
+                if now >= overdue:
+                    raise OSError(f"no reply within {self.timeout:g} s")
+                fd = self._proc.stdout.fileno()
+                if not select.select([fd], [], [], max(0.0, min(deadline, overdue) - now))[0]:
+                    if time.monotonic() >= deadline:
+                        return False
+                    continue  # overdue: raised above
                 chunk = os.read(fd, 1 << 16)
                 if not chunk:
                     raise OSError("the worker exited")
                 self._buffer += chunk
             line, self._buffer = self._buffer.split(b"\n", 1)
             self._done[self._pending.pop(0)] = json.loads(line)
+            self._waiting_since = time.monotonic()
         except (OSError, ValueError, IndexError) as exc:
             self.close()
             raise WorkerUnavailable(f"forecast worker failed: {exc}") from None

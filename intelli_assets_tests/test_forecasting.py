@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import signal
+
 import pytest
 
 from intelli_assets.forecasting import cagr, forecast_series
@@ -77,6 +80,16 @@ def test_a_caller_can_look_whether_the_prefetched_fits_are_in_without_blocking()
         forecaster.close()
     local = forecast_series(F1, 6)
     assert (fitted.ets, fitted.arima) == (local.ets, local.arima)
+
+    stuck = Forecaster(ForecastWorker(timeout=1.0))  # e.g. stopped, or swapping: it answers nothing
+    stuck.prefetch(F1, 6)
+    os.kill(stuck.worker._proc.pid, signal.SIGSTOP)
+    looks = 0
+    while not stuck.fits_ready(0.1):  # given up after its time-out, so the chart fits in process
+        looks += 1
+        assert looks < 3000, "a stuck worker was never given up"
+    assert looks >= 1 and stuck.worker is None
+    assert stuck.forecast(F1, 6).arima.values == local.arima.values
 
     dead = Forecaster(ForecastWorker())
     dead.prefetch(F1, 6)

@@ -219,10 +219,11 @@ class ChartsStep:
             discard(pending)
             self.report(pending.key, "cancelled", 100)
 
-    def await_fits(self) -> Iterator[dg.MaterializeResult]:
-        """Wait for the prefetched model fits, materializing the charts drawn meanwhile and
-        honouring cancels (a cold forecast worker takes seconds to import statsmodels)."""
-        while not self.forecaster.fits_ready(FIT_POLL_SECONDS):
+    def await_fits(self, key: str) -> Iterator[dg.MaterializeResult]:
+        """Wait for the prefetched model fits of chart `key`, materializing the charts drawn
+        meanwhile and honouring cancels, its own too (a cold forecast worker takes seconds to
+        import statsmodels; a stuck one is given up after its time-out)."""
+        while key not in self.dropped and not self.forecaster.fits_ready(FIT_POLL_SECONDS):
             yield from self.checkpoint()
             while self.queue and self.queue[0].images.done():
                 yield from self.finish(self.queue.popleft())
@@ -262,7 +263,7 @@ class ChartsStep:
                     pass  # the chart's own build reports it
         for key in keys:
             if CHARTS[key].fits_models:
-                yield from self.await_fits()
+                yield from self.await_fits(key)
             yield from self.checkpoint()
             if key in self.dropped:
                 self.report(key, "cancelled", 100)
