@@ -27,8 +27,13 @@ class WorkerUnavailable(Exception):
     """The worker died, broke the protocol or took too long; fit in process instead."""
 
 
+# a stuck worker is given up (the fit then runs in the run's process) well before the charts
+# job's own time limit (INTELLI_MAX_RUNTIME_CHARTS, 120 s by default) would end the run
+WORKER_TIMEOUT_SECONDS = 45.0
+
+
 class ForecastWorker:
-    def __init__(self, timeout: float = 120.0):
+    def __init__(self, timeout: float = WORKER_TIMEOUT_SECONDS):
         self.timeout = timeout
         self._proc: subprocess.Popen | None = subprocess.Popen(  # noqa: S603 - fixed argv
             [sys.executable, "-m", "intelli_assets.forecast_worker"],
@@ -70,7 +75,7 @@ class ForecastWorker:
             self._read_reply(self.timeout)
         reply = self._done.pop(key)
         if "error" in reply:
-            raise WorkerUnavailable(reply["error"])
+            raise WorkerUnavailable(f"forecast worker failed: {reply['error']}")
         return result_from_dict(reply)
 
     def collect(self, timeout: float) -> bool:
@@ -92,14 +97,15 @@ class ForecastWorker:
             while b"\n" not in self._buffer:
                 if self._proc is None:
                     raise OSError("the worker is not running")
-                now, overdue = time.monotonic(), self._waiting_since + self.timeout
-                if now >= overdue:
-                    raise OSError(f"no reply within {self.timeout:g} s")
+                overdue = self._waiting_since + self.timeout
                 fd = self._proc.stdout.fileno()
-                if not select.select([fd], [], [], max(0.0, min(deadline, overdue) - now))[0]:
+                # what the worker already sent is read first, however late the look
+                if not select.select([fd], [], [], max(0.0, min(deadline, overdue) - time.monotonic()))[0]:
+                    if time.monotonic() >= overdue:
+                        raise OSError(f"it answered nothing for {self.timeout:g} s")
                     if time.monotonic() >= deadline:
                         return False
-                    continue  # overdue: raised above
+                    continue
                 chunk = os.read(fd, 1 << 16)
                 if not chunk:
                     raise OSError("the worker exited")
@@ -139,14 +145,15 @@ class Forecaster:
 
     def __init__(self, worker: ForecastWorker | None = None):
         self.worker = worker
+        self.fallback_reason: str | None = None  # why the worker was given up, for the run log
 
     def prefetch(self, values: list[int], horizon: int = 6) -> None:
         """Start fitting now in the worker (if any); `forecast` with the same input collects it."""
         if self.worker is not None:
             try:
                 self.worker.submit(values, horizon)
-            except WorkerUnavailable:
-                self.close()
+            except WorkerUnavailable as exc:
+                self.give_up(exc)
 
     def fits_ready(self, timeout: float) -> bool:
         """Wait up to `timeout` seconds for the fits prefetched in the worker; True when none is
@@ -155,8 +162,8 @@ class Forecaster:
             return True
         try:
             return self.worker.collect(timeout)
-        except WorkerUnavailable:
-            self.close()
+        except WorkerUnavailable as exc:
+            self.give_up(exc)
             return True
 
     def forecast(self, values: list[int], horizon: int = 6) -> ForecastResult:
@@ -164,9 +171,13 @@ class Forecaster:
         if self.worker is not None:
             try:
                 return self.worker.forecast(values, horizon)
-            except WorkerUnavailable:
-                self.close()  # the next forecast fits in process
+            except WorkerUnavailable as exc:
+                self.give_up(exc)  # this and the next forecasts fit in process
         return forecasting.forecast_series(values, horizon)
+
+    def give_up(self, error: WorkerUnavailable) -> None:
+        self.fallback_reason = f"{error}; fitting the models in the run's own process instead"
+        self.close()
 
     def close(self) -> None:
         if self.worker is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 
 import pytest
 
@@ -89,7 +90,20 @@ def test_a_caller_can_look_whether_the_prefetched_fits_are_in_without_blocking()
         looks += 1
         assert looks < 3000, "a stuck worker was never given up"
     assert looks >= 1 and stuck.worker is None
+    assert stuck.fallback_reason == ("forecast worker failed: it answered nothing for 1 s; "
+                                     "fitting the models in the run's own process instead")  # for the run log
     assert stuck.forecast(F1, 6).arima.values == local.arima.values
+
+    late = Forecaster(ForecastWorker())  # its answer came in time, but nobody looked for a while
+    try:
+        late.prefetch([5] * 12, 4)
+        assert late.fits_ready(120)  # statsmodels imported: the next fit answers in a fraction of a second
+        late.worker.timeout = 0.5
+        late.prefetch(F1, 6)
+        time.sleep(1.5)  # the step drawing other charts, not looking
+        assert late.fits_ready(0) and late.worker is not None and late.fallback_reason is None
+    finally:
+        late.close()
 
     dead = Forecaster(ForecastWorker())
     dead.prefetch(F1, 6)

@@ -99,15 +99,17 @@ class ChartsStep:
         self.undecided: list[str] = []  # charts neither materialized, failed nor dropped yet
         self.cancels_read_at: float | None = None  # when cancels were last read
         self.run_cancelling = False
-        self.fallback_noted = False
+        self.fallbacks_noted: set[str] = set()
 
     def note_fallback(self) -> None:
-        """Say once in the run log that the renderer fell back to kaleido, and why. (A renderer
-        passed in by the caller may be a bare FigureRenderer, which never falls back.)"""
-        reason = getattr(self.renderer, "fallback_reason", None)
-        if reason and not self.fallback_noted:
-            self.fallback_noted = True
-            self.context.log.warning(reason)
+        """Say once in the run log that the renderer fell back to kaleido, or the forecast worker
+        was given up, and why. (A renderer passed in by the caller may be a bare FigureRenderer,
+        which never falls back.)"""
+        for service in (self.renderer, self.forecaster):
+            reason = getattr(service, "fallback_reason", None)
+            if reason and reason not in self.fallbacks_noted:
+                self.fallbacks_noted.add(reason)
+                self.context.log.warning(reason)
 
     # --- progress ---------------------------------------------------------------------------
 
