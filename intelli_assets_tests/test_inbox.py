@@ -135,6 +135,49 @@ def test_several_new_datasets_in_one_tick_are_split_among_batch_runs(tmp_path, m
     assert sorted(r.tags["intelli/source"] for r in unbatched.run_requests) == names
 
 
+def test_a_waiting_batch_run_names_its_datasets_and_cancelling_it_says_which_were_not_drawn(tmp_path, dagster_home):
+    from intelli_assets.definitions import defs
+
+    box = tmp_path / "inbox"
+    for n in range(3):
+        write_sample_workbook(box / f"wait-{n}.xlsx", seed=90 + n)
+    with dg.DagsterInstance.get() as instance:
+        ticked = stable_tick(instance, box, batch_runs=1)
+        instance.add_dynamic_partitions("datasets", ticked.dynamic_partitions_requests[0].partition_keys)
+        (request,) = ticked.run_requests
+        datasets = request.run_config["ops"]["draw_datasets"]["config"]["datasets"]
+        batch = instance.create_run_for_job(defs.resolve_job_def("inbox_batch"), run_config=request.run_config,
+                                            tags=request.tags, status=dg.DagsterRunStatus.NOT_STARTED)  # not begun
+    waiting = intelli(dagster_home, "status", datasets[1]["job_id"])  # a dataset's job before its turn
+    assert waiting.returncode == 2
+    assert f"dataset 2 of 3 of inbox batch run {batch.run_id} (NOT_STARTED)" in waiting.stderr
+
+    listed = intelli(dagster_home, "status", batch.run_id, "--json")
+    assert listed.returncode == 0, listed.stderr
+    summary = json.loads(listed.stdout)
+    assert summary["status"] == "NOT_STARTED"
+    assert [(d["source"], d["job"], d["status"]) for d in summary["datasets"]] == [
+        (d["source"], d["job_id"], "WAITING") for d in datasets]
+
+    cancelled = intelli(dagster_home, "cancel", batch.run_id)
+    assert cancelled.returncode == 0, cancelled.stderr
+    lines = cancelled.stdout.splitlines()
+    assert lines[0] == f"batch run {batch.run_id}: cancelled before it started"
+    assert lines[1:4] == [f"not drawn: {d['source']} (job {d['job_id']}, {d['path']})" for d in datasets]
+    assert "re-execute the batch run" in lines[4]
+    after = json.loads(intelli(dagster_home, "status", batch.run_id, "--json").stdout)
+    assert after["status"] == "CANCELED" and {d["status"] for d in after["datasets"]} == {"NOT_DRAWN"}
+    text = intelli(dagster_home, "status", batch.run_id).stdout.splitlines()
+    assert text[0] == f"inbox batch run {batch.run_id} · CANCELED · 3 datasets"
+    assert text[2].split()[:3] == ["2.", "NOT_DRAWN", "wait-1.xlsx"] and "re-execute the batch run" in text[-1]
+    again = intelli(dagster_home, "cancel", batch.run_id)
+    assert again.returncode != 0 and "nothing left to cancel (status CANCELED)" in again.stderr
+    # the kept bytes draw as they are: the path the cancel named
+    drawn = intelli(dagster_home, "run", datasets[0]["path"], "--charts", "cpc_treemap", "--json")
+    assert drawn.returncode == 0, drawn.stderr
+    assert json.loads(drawn.stdout)["partition"] == datasets[0]["partition"]
+
+
 def test_a_batch_run_draws_each_dataset_in_its_own_run_and_a_bad_one_fails_alone(tmp_path, dagster_home):
     from intelli_assets.definitions import defs
     from intelli_assets.jobs import load_job

@@ -30,10 +30,19 @@ def cmd_status(args: argparse.Namespace) -> int:
             job = client.job(args.job)
             events = remote_events(client, job.job_id)
     else:
+        from intelli_assets.batch_runs import batch_run, batch_summary, print_batch
         from intelli_assets.jobs import job_events, load_job
         from intelli_assets.launch import open_instance
 
         instance = open_instance()
+        batch = batch_run(instance, args.job)
+        if batch is not None:  # an inbox batch run: its datasets, each a job of its own
+            summary = batch_summary(instance, batch)
+            if args.json:
+                print_json(summary)
+            else:
+                print_batch(summary)
+            return EXIT_OK
         job = load_job(instance, args.job)
         events, _ = job_events(instance, job.job_id)
     if args.json:
@@ -77,12 +86,17 @@ def cmd_cancel(args: argparse.Namespace) -> int:
         with client_for(args) as client:
             lines = [client.cancel_chart(args.job, args.chart)] if args.chart else client.cancel_job(args.job)
     else:
+        from intelli_assets.batch_runs import batch_run, cancel_batch
         from intelli_assets.jobs import cancel_chart, cancel_job
         from intelli_assets.launch import open_instance, requester
 
         instance = open_instance()
         who = requester(args.requested_by)
-        lines = [cancel_chart(instance, args.job, args.chart, who)] if args.chart else cancel_job(instance, args.job, who)
+        batch = None if args.chart else batch_run(instance, args.job)
+        if batch is not None:
+            lines = cancel_batch(instance, batch, who)
+        else:
+            lines = [cancel_chart(instance, args.job, args.chart, who)] if args.chart else cancel_job(instance, args.job, who)
     if args.json:
         print_json({"job": args.job, "chart": args.chart, "done": lines})
     else:
