@@ -16,6 +16,7 @@ from pathlib import Path
 import dagster as dg
 import plotly.graph_objects as go
 import pytest
+import yaml
 
 from intelli_assets.charts import CHARTS
 from intelli_assets.defs.charts.resources import ChartRenderer
@@ -206,6 +207,29 @@ def test_doctor_names_a_bad_run_launcher_setting(tmp_path):
     assert doctor.returncode == 1, doctor.stderr
     storage = next(c for c in json.loads(doctor.stdout)["checks"] if c["name"] == "storage")
     assert not storage["ok"] and "prestart_browser" in storage["detail"], storage
+
+
+def test_doctor_warns_of_a_home_without_the_batch_limit_or_more_batch_runs_than_it_allows(tmp_path):
+    def batches_check(home: Path, **env: str) -> dict:
+        doctor = subprocess.run([sys.executable, "-m", "intelli_assets.cli", "doctor", "--json"], capture_output=True,
+                                text=True, env={**os.environ, "DAGSTER_HOME": str(home), **env}, timeout=300)
+        assert doctor.returncode == 0, doctor.stdout  # a warning, not a failure
+        return next(c for c in json.loads(doctor.stdout)["checks"] if c["name"] == "batches")
+
+    config = yaml.safe_load((PROJECT_ROOT / "intelli_assets" / "dagster.yaml").read_text())
+    (tmp_path / "new").mkdir()
+    (tmp_path / "new" / "dagster.yaml").write_text(yaml.safe_dump(config))
+    assert batches_check(tmp_path / "new") == {
+        "name": "batches", "ok": True, "required": False,
+        "detail": "at most 2 inbox batch runs at work at once; a look requests up to 2"}
+    more = batches_check(tmp_path / "new", INTELLI_INBOX_BATCH_RUNS="3")
+    assert not more["ok"] and "INTELLI_INBOX_BATCH_RUNS=3 batch runs a look, but 2 at work at once" in more["detail"]
+
+    del config["concurrency"]["runs"]["tag_concurrency_limits"]  # a home made before the limit
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "dagster.yaml").write_text(yaml.safe_dump(config))
+    old = batches_check(tmp_path / "old")
+    assert not old["ok"] and "no run limit on the tag intelli/batch_size" in old["detail"]
 
 
 def test_the_warm_runs_log_is_rotated_past_its_limit(tmp_path):

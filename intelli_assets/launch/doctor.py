@@ -48,6 +48,27 @@ def check_storage() -> str:
            f"runs queue in {coordinator}, start with {launcher}; artifacts writable in {root}"
 
 
+def check_batches() -> str:
+    """Inbox batch runs at work at once are bounded (a run tag limit in dagster.yaml): a home made
+    before that limit, or a limit below the batch runs a look may request, is worth a warning."""
+    from intelli_assets.defs.runs.tags import BATCH_SIZE_TAG
+    from intelli_assets.inbox import inbox_batch_runs
+    from intelli_assets.launch.instance import open_instance
+
+    queue = open_instance().get_concurrency_config().run_queue_config
+    limits = [rule["limit"] for rule in (queue.tag_concurrency_limits if queue else None) or []
+              if rule.get("key") == BATCH_SIZE_TAG and "value" not in rule]
+    runs = inbox_batch_runs(None)
+    if not limits:
+        raise RuntimeError(f"no run limit on the tag {BATCH_SIZE_TAG}: every inbox batch run requested works at "
+                           "once, sharing the cores (add concurrency.runs.tag_concurrency_limits to "
+                           "$DAGSTER_HOME/dagster.yaml as in intelli_assets/dagster.yaml)")
+    if runs > limits[0]:
+        raise RuntimeError(f"$INTELLI_INBOX_BATCH_RUNS={runs} batch runs a look, but {limits[0]} at work at once "
+                           f"(the {BATCH_SIZE_TAG} limit in dagster.yaml): the others wait for a free one")
+    return f"at most {limits[0]} inbox batch runs at work at once; a look requests up to {runs}"
+
+
 def check_chromium() -> str:
     import plotly.graph_objects as go
 
@@ -102,7 +123,8 @@ def check_webserver(url: str) -> tuple[str, dict[str, float]]:
 
 
 def run_checks(url: str | None) -> list[Check]:
-    checks = [_attempt("storage", check_storage), _attempt("chromium", check_chromium)]
+    checks = [_attempt("storage", check_storage), _attempt("chromium", check_chromium),
+              _attempt("batches", check_batches, required=False)]
     if url:
         beats: dict[str, float] = {}
 
