@@ -1,8 +1,9 @@
-"""Inbox batch runs as operators follow them: which datasets a batch holds, where a dataset
-waits before its own run exists, and cancelling a batch without losing track of its datasets.
+"""Inbox batch runs as operators follow them: which datasets a batch holds, where a dataset's
+job is before it has a run, and cancelling a batch without losing track of its datasets.
 
 A batch run's datasets are listed only in its run config until each one's turn comes (then it
-gets its own `dataset_charts` run, tagged with its job id), so these read that config.
+gets its own `dataset_charts` run, tagged with its job id), so these read that config. Local
+instance only: a remote client (`--url`) sees a batch run as a run.
 """
 
 from __future__ import annotations
@@ -10,11 +11,14 @@ from __future__ import annotations
 import dagster as dg
 
 from intelli_assets.defs.inbox.batch import BATCH_JOB_NAME
+from intelli_assets.defs.runs.tags import JOB_TAG
 from intelli_assets.errors import IntelliError
-from intelli_assets.jobs import ENDED, WAITING, JobNotFound, load_job
+from intelli_assets.jobs import WAITING, load_job
 
-UNFINISHED = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
-              dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING]
+# a batch in these states may still draw a dataset it has not reached
+DRAWING = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
+           dg.DagsterRunStatus.STARTED]
+RECENT_BATCHES = 500  # how far back a job id is looked for among batch runs
 
 
 def batch_run(instance: dg.DagsterInstance, run_id: str) -> dg.DagsterRun | None:
@@ -28,27 +32,49 @@ def batch_datasets(run: dg.DagsterRun) -> list[dict]:
     return run.run_config.get("ops", {}).get("draw_datasets", {}).get("config", {}).get("datasets", [])
 
 
-def waiting_in_batch(instance: dg.DagsterInstance, job_id: str) -> str | None:
-    """Where a dataset's job waits while it has no run yet: its place in an unfinished batch."""
-    for run in instance.get_runs(dg.RunsFilter(job_name=BATCH_JOB_NAME, statuses=UNFINISHED)):
-        jobs = [dataset.get("job_id") for dataset in batch_datasets(run)]
-        if job_id in jobs:
-            return (f"job {job_id} has no run yet: it is dataset {jobs.index(job_id) + 1} of {len(jobs)} of inbox "
-                    f"batch run {run.run_id} ({run.status.value}), and its run starts when its turn comes. "
-                    f"`intelli status {run.run_id}` lists the batch; cancelling the batch run stops the "
-                    "datasets not drawn yet.")
-    return None
+def has_run(instance: dg.DagsterInstance, job_id: str) -> bool:
+    return bool(instance.get_run_ids(dg.RunsFilter(tags={JOB_TAG: job_id}), limit=1))
+
+
+def place_in_batches(instance: dg.DagsterInstance, job_id: str) -> dict | None:
+    """Where a job without a run is: WAITING its turn in a batch that may still draw it, or
+    NOT_DRAWN by a batch that ended (or is being cancelled) before its turn. None: in no batch."""
+    found = None
+    for run in instance.get_runs(dg.RunsFilter(job_name=BATCH_JOB_NAME), limit=RECENT_BATCHES):  # newest first
+        datasets = batch_datasets(run)
+        jobs = [dataset.get("job_id") for dataset in datasets]
+        if job_id not in jobs:
+            continue
+        dataset = datasets[jobs.index(job_id)]
+        place = {"job": job_id, "status": "WAITING" if run.status in DRAWING else "NOT_DRAWN",
+                 "batch_run": run.run_id, "batch_status": run.status.value, "position": jobs.index(job_id) + 1,
+                 "of": len(jobs), "partition": dataset["partition"], "source": dataset.get("source", ""),
+                 "path": dataset["path"]}
+        if place["status"] == "WAITING":
+            return place  # a re-execution that may still draw it wins over the batch that did not
+        found = found or place
+    return found
+
+
+def place_line(place: dict) -> str:
+    where = (f"dataset {place['position']} of {place['of']} of inbox batch run {place['batch_run']} "
+             f"({place['batch_status']})")
+    if place["status"] == "WAITING":
+        return (f"job {place['job']} · WAITING · {where}; its run starts when its turn comes "
+                f"(`intelli status {place['batch_run']}` lists the batch; cancelling it stops the datasets not drawn)")
+    return (f"job {place['job']} · NOT_DRAWN · {where} ended before its turn; its bytes are kept at {place['path']}: "
+            "re-execute the batch run, or `intelli run PATH` draws it as a job of its own")
 
 
 def batch_summary(instance: dg.DagsterInstance, run: dg.DagsterRun) -> dict:
-    """A batch run and each of its datasets' job status: the job's own (once it has a run),
-    `WAITING` while the batch may still draw it, `NOT_DRAWN` once the batch has ended."""
+    """A batch run and each of its datasets' status: its job's own once it has a run, else
+    `WAITING` while the batch may still reach it, `NOT_DRAWN` once it will not."""
     datasets = []
     for dataset in batch_datasets(run):
-        try:
+        if has_run(instance, dataset["job_id"]):
             status = load_job(instance, dataset["job_id"]).status
-        except JobNotFound:
-            status = "NOT_DRAWN" if run.status.value in ENDED else "WAITING"
+        else:
+            status = "WAITING" if run.status in DRAWING else "NOT_DRAWN"
         datasets.append({"partition": dataset["partition"], "source": dataset.get("source", ""),
                          "job": dataset["job_id"], "path": dataset["path"], "status": status})
     return {"batch_run": run.run_id, "status": run.status.value, "datasets": datasets}
@@ -59,16 +85,15 @@ def print_batch(summary: dict) -> None:
     for n, dataset in enumerate(summary["datasets"], 1):
         print(f"  {n:>2}. {dataset['status']:<15} {dataset['source'] or dataset['partition']}  job {dataset['job']}")
     if any(d["status"] == "NOT_DRAWN" for d in summary["datasets"]):
-        print("  not drawn: re-execute the batch run (UI: Re-execute), or `intelli run PATH` on each one's path "
-              "(`--json` lists them)")
+        print("  not drawn: re-execute the batch run (UI: Re-execute), or `intelli run PATH` on each one's kept "
+              "path (`--json` lists them) to draw it as a job of its own")
 
 
 def cancel_batch(instance: dg.DagsterInstance, run: dg.DagsterRun, requested_by: str) -> list[str]:
     """Cancel a batch run: a queued one at once (none of its datasets is drawn), a running one
     after the dataset it is drawing (whose own run `intelli cancel JOB` stops). The lines name
     the datasets left undrawn and how to draw them."""
-    summary = batch_summary(instance, run)
-    undrawn = [d for d in summary["datasets"] if d["status"] == "WAITING"]
+    undrawn = [d for d in batch_summary(instance, run)["datasets"] if d["status"] == "WAITING"]
     if run.status.value in WAITING:
         instance.report_run_canceled(run, f"Cancelled by {requested_by} before it started.")
         done = [f"batch run {run.run_id}: cancelled before it started"]
@@ -80,5 +105,5 @@ def cancel_batch(instance: dg.DagsterInstance, run: dg.DagsterRun, requested_by:
         raise IntelliError(f"batch run {run.run_id} has nothing left to cancel (status {run.status.value})")
     done += [f"not drawn: {d['source'] or d['partition']} (job {d['job']}, {d['path']})" for d in undrawn]
     if undrawn:
-        done.append("to draw them later: re-execute the batch run, or `intelli run PATH` on each path above")
+        done.append("to draw them: re-execute the batch run, or `intelli run PATH` on a path above (a job of its own)")
     return done

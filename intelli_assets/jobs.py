@@ -224,10 +224,7 @@ def job_runs(instance: dg.DagsterInstance, job_id: str) -> list[dg.DagsterRun]:
     if first is not None and JOB_TAG not in first.tags:
         runs = [first, *runs]
     if not runs:
-        from intelli_assets.batch_runs import waiting_in_batch  # it reads jobs with this module
-
-        raise JobNotFound(waiting_in_batch(instance, job_id)
-                          or f"no job {job_id!r} in this instance (DAGSTER_HOME); `intelli run` prints the job id")
+        raise JobNotFound(f"no job {job_id!r} in this instance (DAGSTER_HOME); `intelli run` prints the job id")
     return runs
 
 

@@ -148,9 +148,13 @@ def test_a_waiting_batch_run_names_its_datasets_and_cancelling_it_says_which_wer
         datasets = request.run_config["ops"]["draw_datasets"]["config"]["datasets"]
         batch = instance.create_run_for_job(defs.resolve_job_def("inbox_batch"), run_config=request.run_config,
                                             tags=request.tags, status=dg.DagsterRunStatus.NOT_STARTED)  # not begun
-    waiting = intelli(dagster_home, "status", datasets[1]["job_id"])  # a dataset's job before its turn
-    assert waiting.returncode == 2
-    assert f"dataset 2 of 3 of inbox batch run {batch.run_id} (NOT_STARTED)" in waiting.stderr
+    job = datasets[1]["job_id"]
+    waiting = intelli(dagster_home, "status", job)  # a dataset's job before its turn
+    assert waiting.returncode == 0, waiting.stderr
+    assert waiting.stdout.startswith(f"job {job} · WAITING · dataset 2 of 3 of inbox batch run {batch.run_id} "
+                                     "(NOT_STARTED); its run starts when its turn comes")
+    alone = intelli(dagster_home, "cancel", job)
+    assert alone.returncode == 2 and f"`intelli cancel {batch.run_id}` stops the batch's datasets" in alone.stderr
 
     listed = intelli(dagster_home, "status", batch.run_id, "--json")
     assert listed.returncode == 0, listed.stderr
@@ -172,6 +176,17 @@ def test_a_waiting_batch_run_names_its_datasets_and_cancelling_it_says_which_wer
     assert text[2].split()[:3] == ["2.", "NOT_DRAWN", "wait-1.xlsx"] and "re-execute the batch run" in text[-1]
     again = intelli(dagster_home, "cancel", batch.run_id)
     assert again.returncode != 0 and "nothing left to cancel (status CANCELED)" in again.stderr
+    left = json.loads(intelli(dagster_home, "status", job, "--json").stdout)
+    assert (left["status"], left["batch_run"], left["path"]) == ("NOT_DRAWN", batch.run_id, datasets[1]["path"])
+
+    with dg.DagsterInstance.get() as instance:  # the batch re-executed, and cancelled while it works
+        running = instance.create_run_for_job(defs.resolve_job_def("inbox_batch"), run_config=request.run_config,
+                                              tags=request.tags, status=dg.DagsterRunStatus.STARTED)
+    assert json.loads(intelli(dagster_home, "status", job, "--json").stdout)["batch_run"] == running.run_id
+    stopping = intelli(dagster_home, "cancel", running.run_id)
+    assert stopping.stdout.splitlines()[0] == f"batch run {running.run_id}: stopping after the dataset it is drawing"
+    after = json.loads(intelli(dagster_home, "status", running.run_id, "--json").stdout)
+    assert after["status"] == "CANCELING" and {d["status"] for d in after["datasets"]} == {"NOT_DRAWN"}
     # the kept bytes draw as they are: the path the cancel named
     drawn = intelli(dagster_home, "run", datasets[0]["path"], "--charts", "cpc_treemap", "--json")
     assert drawn.returncode == 0, drawn.stderr

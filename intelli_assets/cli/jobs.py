@@ -30,8 +30,8 @@ def cmd_status(args: argparse.Namespace) -> int:
             job = client.job(args.job)
             events = remote_events(client, job.job_id)
     else:
-        from intelli_assets.batch_runs import batch_run, batch_summary, print_batch
-        from intelli_assets.jobs import job_events, load_job
+        from intelli_assets.batch_runs import batch_run, batch_summary, place_in_batches, place_line, print_batch
+        from intelli_assets.jobs import JobNotFound, job_events, load_job
         from intelli_assets.launch import open_instance
 
         instance = open_instance()
@@ -43,7 +43,17 @@ def cmd_status(args: argparse.Namespace) -> int:
             else:
                 print_batch(summary)
             return EXIT_OK
-        job = load_job(instance, args.job)
+        try:
+            job = load_job(instance, args.job)
+        except JobNotFound:
+            place = place_in_batches(instance, args.job)  # a dataset before (or without) its turn
+            if place is None:
+                raise
+            if args.json:
+                print_json(place)
+            else:
+                print(place_line(place))
+            return EXIT_OK
         events, _ = job_events(instance, job.job_id)
     if args.json:
         recent = events[-args.events:] if args.events > 0 else []
@@ -86,17 +96,25 @@ def cmd_cancel(args: argparse.Namespace) -> int:
         with client_for(args) as client:
             lines = [client.cancel_chart(args.job, args.chart)] if args.chart else client.cancel_job(args.job)
     else:
-        from intelli_assets.batch_runs import batch_run, cancel_batch
-        from intelli_assets.jobs import cancel_chart, cancel_job
+        from intelli_assets.batch_runs import batch_run, cancel_batch, place_in_batches, place_line
+        from intelli_assets.jobs import JobNotFound, cancel_chart, cancel_job
         from intelli_assets.launch import open_instance, requester
 
         instance = open_instance()
         who = requester(args.requested_by)
         batch = None if args.chart else batch_run(instance, args.job)
-        if batch is not None:
-            lines = cancel_batch(instance, batch, who)
-        else:
-            lines = [cancel_chart(instance, args.job, args.chart, who)] if args.chart else cancel_job(instance, args.job, who)
+        try:
+            if batch is not None:
+                lines = cancel_batch(instance, batch, who)
+            else:
+                lines = ([cancel_chart(instance, args.job, args.chart, who)] if args.chart
+                         else cancel_job(instance, args.job, who))
+        except JobNotFound:
+            place = place_in_batches(instance, args.job)
+            if place is None:
+                raise
+            raise JobNotFound(f"{place_line(place)}. A dataset has nothing to cancel before its turn; "
+                              f"`intelli cancel {place['batch_run']}` stops the batch's datasets not drawn yet") from None
     if args.json:
         print_json({"job": args.job, "chart": args.chart, "done": lines})
     else:

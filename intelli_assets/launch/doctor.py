@@ -59,6 +59,8 @@ def check_batches() -> str:
     limits = [rule["limit"] for rule in (queue.tag_concurrency_limits if queue else None) or []
               if rule.get("key") == BATCH_SIZE_TAG and "value" not in rule]
     runs = inbox_batch_runs(None)
+    if runs == 0:
+        return "inbox batches off ($INTELLI_INBOX_BATCH_RUNS=0): a run per dataset"
     if not limits:
         raise RuntimeError(f"no run limit on the tag {BATCH_SIZE_TAG}: every inbox batch run requested works at "
                            "once, sharing the cores (add concurrency.runs.tag_concurrency_limits to "
