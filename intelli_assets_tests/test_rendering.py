@@ -111,12 +111,24 @@ def test_png_and_svg_from_one_layout(renderer):
     assert svg.startswith("<svg") and "alpha" in svg and "Probe" in svg
 
 
+def chromium_browsers() -> set[int]:
+    """The browsers (process groups: each Chromium runs in its own session) of `chromium_pids`.
+    A browser already running may start a child process at any time; a new browser is new."""
+    groups = set()
+    for pid in chromium_pids():
+        try:
+            groups.add(os.getpgid(pid))
+        except ProcessLookupError:  # it exited meanwhile
+            continue
+    return groups
+
+
 def test_render_many_module_function_starts_and_stops_its_own_browser():
-    before = chromium_pids()
+    before = chromium_browsers()
     figs = [go.Figure(go.Scatter(x=[1, 2, 3], y=[i, i + 1, i])) for i in range(3)]
     out = render_many(figs, formats=("svg",))
     assert len(out) == 3 and all(set(o) == {"svg"} for o in out)
-    assert chromium_pids() <= before
+    assert chromium_browsers() <= before
 
 
 FILTERS_CHARTS = sorted(k for k, spec in CHARTS.items() if not spec.needs_records)  # the rest: test_record_charts
