@@ -135,17 +135,22 @@ def test_several_new_datasets_in_one_tick_are_split_among_batch_runs(tmp_path, m
     assert sorted(r.tags["intelli/source"] for r in unbatched.run_requests) == names
 
 
+def one_batch_request(instance: dg.DagsterInstance, box: Path, prefix: str, seed: int) -> tuple[dg.RunRequest, list]:
+    """Three new workbooks taken in one look as one batch run request (their partitions added),
+    and the datasets it lists."""
+    for n in range(3):
+        write_sample_workbook(box / f"{prefix}-{n}.xlsx", seed=seed + n)
+    ticked = stable_tick(instance, box, batch_runs=1)
+    instance.add_dynamic_partitions("datasets", ticked.dynamic_partitions_requests[0].partition_keys)
+    (request,) = ticked.run_requests
+    return request, request.run_config["ops"]["draw_datasets"]["config"]["datasets"]
+
+
 def test_a_waiting_batch_run_names_its_datasets_and_cancelling_it_says_which_were_not_drawn(tmp_path, dagster_home):
     from intelli_assets.definitions import defs
 
-    box = tmp_path / "inbox"
-    for n in range(3):
-        write_sample_workbook(box / f"wait-{n}.xlsx", seed=90 + n)
     with dg.DagsterInstance.get() as instance:
-        ticked = stable_tick(instance, box, batch_runs=1)
-        instance.add_dynamic_partitions("datasets", ticked.dynamic_partitions_requests[0].partition_keys)
-        (request,) = ticked.run_requests
-        datasets = request.run_config["ops"]["draw_datasets"]["config"]["datasets"]
+        request, datasets = one_batch_request(instance, tmp_path / "inbox", "wait", seed=90)
         batch = instance.create_run_for_job(defs.resolve_job_def("inbox_batch"), run_config=request.run_config,
                                             tags=request.tags, status=dg.DagsterRunStatus.NOT_STARTED)  # not begun
     job = datasets[1]["job_id"]
@@ -198,13 +203,8 @@ def test_a_batch_run_draws_each_dataset_in_its_own_run_and_a_bad_one_fails_alone
     from intelli_assets.jobs import load_job
 
     box = tmp_path / "inbox"
-    for n in range(3):
-        write_sample_workbook(box / f"set-{n}.xlsx", seed=70 + n)
     with dg.DagsterInstance.get() as instance:
-        ticked = stable_tick(instance, box, batch_runs=1)
-        instance.add_dynamic_partitions("datasets", ticked.dynamic_partitions_requests[0].partition_keys)
-        (request,) = ticked.run_requests
-        datasets = request.run_config["ops"]["draw_datasets"]["config"]["datasets"]
+        request, datasets = one_batch_request(instance, box, "set", seed=70)
         Path(datasets[1]["path"]).write_bytes(b"PK\x03\x04 spoiled after intake")  # its run must fail, alone
         batch_job = defs.resolve_job_def("inbox_batch")
         first = batch_job.execute_in_process(run_config=request.run_config, instance=instance, tags=request.tags,

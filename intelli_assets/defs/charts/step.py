@@ -221,14 +221,18 @@ class ChartsStep:
             discard(pending)
             self.report(pending.key, "cancelled", 100)
 
+    def finish_drawn(self) -> Iterator[dg.MaterializeResult]:
+        """Materialize the charts Chromium has drawn so far, in order."""
+        while self.queue and self.queue[0].images.done():
+            yield from self.finish(self.queue.popleft())
+
     def await_fits(self, key: str) -> Iterator[dg.MaterializeResult]:
         """Wait for the prefetched model fits of chart `key`, materializing the charts drawn
         meanwhile and honouring cancels, its own too (a cold forecast worker takes seconds to
         import statsmodels; a stuck one is given up after its time-out)."""
         while key not in self.dropped and not self.forecaster.fits_ready(FIT_POLL_SECONDS):
             yield from self.checkpoint()
-            while self.queue and self.queue[0].images.done():
-                yield from self.finish(self.queue.popleft())
+            yield from self.finish_drawn()
 
     def fed_charts(self, keys: list[str], dataset: Dataset) -> list[str]:
         """The charts to draw. A run of every chart (the main job, Materialize all) on a dataset
@@ -278,8 +282,7 @@ class ChartsStep:
             except Exception as exc:  # noqa: BLE001 - a bug in one chart must not cost the others
                 self.context.log.error(f"{key}: unexpected error\n{traceback.format_exc()}")
                 self.fail(key, f"internal error ({type(exc).__name__}: {exc}); traceback in the run log", exc)
-            while self.queue and self.queue[0].images.done():  # materialize each chart once drawn
-                yield from self.finish(self.queue.popleft())
+            yield from self.finish_drawn()
         while self.queue:
             yield from self.checkpoint()
             # wait a poll at a time, not a whole render: a cancel must not wait for a large image
