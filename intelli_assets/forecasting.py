@@ -10,6 +10,7 @@ import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 
 @dataclass
@@ -127,7 +128,9 @@ def forecast_series(values: list[int], horizon: int = 6) -> ForecastResult:
         notes.append(f"forecast skipped: {len(y)} years of history, at least 5 are needed")
         return result
     import_models()  # statsmodels installs its own warning filters on import: import, then silence
-    with warnings.catch_warnings():
+    # one BLAS thread: the models' matrices are tiny, and OpenBLAS's idle threads spin, doubling
+    # the fits' CPU (and their time fourfold when the cores are busy); the numbers are the same
+    with threadpool_limits(limits=1, user_api="blas"), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # convergence chatter; quality is reported as BIC/AIC
         try:
             result.ets = fit_ets(y, horizon)

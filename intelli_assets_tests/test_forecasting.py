@@ -21,6 +21,28 @@ def test_same_input_same_forecast_and_model_record():
     assert a.arima.spec["aic"] == pytest.approx(107.0446, abs=1e-3)
 
 
+def test_the_fits_use_one_blas_thread_and_give_the_same_numbers(monkeypatch):
+    """OpenBLAS's idle threads spin: the fits run with one, then the process's setting is back."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from intelli_assets import forecasting
+
+    def blas_threads() -> set[int]:
+        return {lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"}
+
+    seen: list[set[int]] = []
+    fit_ets = forecasting.fit_ets
+    monkeypatch.setattr(forecasting, "fit_ets", lambda *args: (seen.append(blas_threads()), fit_ets(*args))[1])
+    with threadpool_limits(limits=2, user_api="blas"):  # as on a 2-core machine by default
+        assert blas_threads() == {2}
+        limited = forecast_series(F1)
+        assert seen == [{1}] and blas_threads() == {2}
+    monkeypatch.undo()
+    with threadpool_limits(limits=2, user_api="blas"):
+        free = forecasting.fit_ets(forecasting.np.asarray(F1, dtype=float), 6)
+    assert limited.ets.values == free.values and limited.ets.spec == free.spec
+
+
 def test_too_short_series_warns_instead_of_failing():
     result = forecast_series([3, 4, 5])
     assert result.ets is None and result.arima is None

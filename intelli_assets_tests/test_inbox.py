@@ -198,7 +198,7 @@ def test_a_waiting_batch_run_names_its_datasets_and_cancelling_it_says_which_wer
     assert json.loads(drawn.stdout)["partition"] == datasets[0]["partition"]
 
 
-def test_a_batch_run_draws_each_dataset_in_its_own_run_and_a_bad_one_fails_alone(tmp_path, dagster_home):
+def test_a_batch_run_draws_each_dataset_in_its_own_run_and_a_bad_one_fails_alone(tmp_path, dagster_home, monkeypatch):
     from intelli_assets.definitions import defs
     from intelli_assets.jobs import load_job
 
@@ -224,6 +224,8 @@ def test_a_batch_run_draws_each_dataset_in_its_own_run_and_a_bad_one_fails_alone
         assert [j.source for j in jobs] == [d["source"] for d in datasets] and jobs[0].origin == "sensor"
         assert len(jobs[0].charts) == 9 and all(c.status == "success" for c in jobs[0].charts.values())
         drawn = Path(jobs[2].charts["cpc_treemap"].files["png"]).read_bytes()
+        # a batch's runs leave out each chart's "start" observation (an asset event each)
+        assert chart_progress(instance, children[0].run_id) == {"done": 9}
 
         # the batch run re-executed: the datasets drawn already are not drawn again
         again = batch_job.execute_in_process(run_config=request.run_config, instance=instance, tags=request.tags,
@@ -240,6 +242,27 @@ def test_a_batch_run_draws_each_dataset_in_its_own_run_and_a_bad_one_fails_alone
     assert alone.returncode == 0, alone.stderr
     png = json.loads(alone.stdout)["charts"]["cpc_treemap"]["files"]["png"]
     assert Path(png).read_bytes() == drawn
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "other-home"))
+    with dg.DagsterInstance.get() as other:  # a run of its own reports each chart's start
+        assert chart_progress(other, json.loads(alone.stdout)["run_id"]) == {"start": 1, "done": 1}
+
+
+def chart_progress(instance: dg.DagsterInstance, run_id: str) -> dict[str, int]:
+    """How many of each chart progress event a run wrote: observations by their `event`, and
+    materializations as `done`."""
+    counts: dict[str, int] = {}
+    for record in instance.all_logs(run_id):
+        event = record.dagster_event
+        if event is None or event.asset_key is None or event.asset_key.path[0] != "charts":
+            continue
+        if event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION:
+            name = "done"
+        elif event.event_type == dg.DagsterEventType.ASSET_OBSERVATION:
+            name = event.asset_observation_data.asset_observation.metadata["event"].value
+        else:
+            continue
+        counts[name] = counts.get(name, 0) + 1
+    return counts
 
 
 SENSOR_TICKS = """

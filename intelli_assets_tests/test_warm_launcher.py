@@ -1,12 +1,15 @@
-"""The warm run launcher on a real `dagster dev`: runs after the first are forked from a warm
-process, ahead of their launch, with their Chromium already started; they draw the same bytes
-as a cold run, can be cancelled, and a warm worker that dies is caught by Dagster's run
-monitoring."""
+"""The warm run launcher on a real `dagster dev`: the warm process starts with the daemon, so
+even the first run is forked from it, ahead of its launch, with its Chromium already started;
+warm runs draw the same bytes as a cold run, can be cancelled, and a warm worker that dies is
+caught by Dagster's run monitoring."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -35,10 +38,14 @@ def deployment(home, sample_workbook):
     (home / "dagster.yaml").write_text(config.replace("poll_interval_seconds: 30", "poll_interval_seconds: 1"))
     prepare_home(home)
     with dagster_dev(home) as url, IntelliClient(url, requested_by="test-suite") as client:
+        # before any run: the daemon has started the warm process, and its worker forked ahead
+        # has started Chromium
+        wait_for(lambda: waiting_workers_with_chromium(home), timeout=120,
+                 message="no worker forked ahead with its Chromium before the first run")
         partition, path = client.register_dataset(str(sample_workbook))
         first = client.launch(partition, ["top_patent_countries"], source_path=path)
         assert client.wait(first.job, timeout=300).status == "SUCCESS"
-        yield client, partition, client.job(first.job)
+        yield client, partition, first
 
 
 def tags_of(client: IntelliClient, run_id: str) -> dict[str, str]:
@@ -59,16 +66,18 @@ def warm_launch(client: IntelliClient, partition: str, charts: list[str]):
     pytest.fail("no run was started warm")
 
 
-def test_a_warm_run_draws_the_same_bytes_as_a_cold_one(deployment):
-    client, partition, cold_job = deployment
-    launched = warm_launch(client, partition, ["top_patent_countries"])
-    job = client.wait(launched.job, timeout=300)
-    assert job.status == "SUCCESS"
-    pid = tags_of(client, launched.run_id)[WARM_PID_TAG]
-    messages = [e["message"] for e in client.run_events(launched.run_id) if e.get("message")]
+def test_the_first_run_of_a_new_deployment_is_warm_and_draws_the_same_bytes_as_a_cold_one(
+        deployment, sample_workbook, tmp_path):
+    client, partition, first = deployment
+    pid = tags_of(client, first.run_id)[WARM_PID_TAG]  # forked from the warm process the daemon started
+    messages = [e["message"] for e in client.run_events(first.run_id) if e.get("message")]
     assert f"Started process for run (pid: {pid})." in messages, messages[:5]
-    warm_png = Path(job.charts["top_patent_countries"].files["png"]).read_bytes()
-    cold_png = Path(cold_job.charts["top_patent_countries"].files["png"]).read_bytes()
+    warm_png = Path(client.job(first.job).charts["top_patent_countries"].files["png"]).read_bytes()
+    cold = subprocess.run([str(Path(sys.executable).parent / "intelli"), "run", str(sample_workbook), "--charts",
+                           "top_patent_countries", "--json"], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "DAGSTER_HOME": str(tmp_path / "cold-home")})
+    assert cold.returncode == 0, cold.stderr
+    cold_png = Path(json.loads(cold.stdout)["charts"]["top_patent_countries"]["files"]["png"]).read_bytes()
     assert warm_png == cold_png and warm_png.startswith(b"\x89PNG")
 
 

@@ -25,6 +25,7 @@ from intelli_assets.dataset import file_sha256
 from intelli_assets.defs.common.partitions import register_partition
 from intelli_assets.defs.jobs import MAIN_JOB_NAME
 from intelli_assets.defs.runs.ownership import owner_tags
+from intelli_assets.defs.runs.sqlite_connections import sqlite_files_kept_open
 from intelli_assets.defs.runs.status import step_failures
 from intelli_assets.defs.runs.tags import (
     IDEMPOTENCY_TAG,
@@ -202,10 +203,11 @@ def execute_run(instance: dg.DagsterInstance, key: str, charts: list[str], run_c
     started = time.perf_counter()
 
     def execute() -> dg.ExecuteInProcessResult:
-        return job.execute_in_process(
-            run_config=run_config, instance=instance, partition_key=key, asset_selection=selection,
-            raise_on_error=False, run_id=run_id, tags={**tags, **owner_tags()},
-        )
+        with sqlite_files_kept_open():  # each of the run's ~75 events opens and closes its files
+            return job.execute_in_process(
+                run_config=run_config, instance=instance, partition_key=key, asset_selection=selection,
+                raise_on_error=False, run_id=run_id, tags={**tags, **owner_tags()},
+            )
 
     try:
         _, stop_request = run_cancellable(execute, lambda signum: mark_canceling(instance, run_id, signum),

@@ -44,9 +44,17 @@ class PromptQueuedRunCoordinator(dg.QueuedRunCoordinator):
                 f"3600), not {dequeue_interval_seconds!r}", [], None)
         super().__init__(dequeue_interval_seconds=max(1, math.ceil(interval)), **kwargs)  # the base takes ints
         self._prompt_interval = interval
+        self._launcher_warmed = False
 
     @property
     def dequeue_interval_seconds(self) -> float:  # type: ignore[override] - the daemon takes any number
+        # Dagster reads this only in the daemon, as it sets up its queue: the moment to warm the
+        # run launcher, so that the first runs of a new deployment start warm too
+        if not self._launcher_warmed:
+            self._launcher_warmed = True
+            warm_up = getattr(self._instance.run_launcher, "warm_up", None)
+            if callable(warm_up):
+                warm_up()
         return self._prompt_interval
 
     @classmethod

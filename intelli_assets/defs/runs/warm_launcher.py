@@ -6,8 +6,8 @@ Dagster's default launcher asks the code server to `spawn` a fresh process per r
 one-chart re-render from the UI or GraphQL that start is most of the wait. This launcher keeps
 one zygote next to the daemon and forks each run of this code location from it; the child runs
 `dagster api execute_run`, so events, statuses, pools and run monitoring are Dagster's own.
-The first run after a start or a code change is launched the default way while a new zygote
-warms up; runs of other code locations always are. Set `warm: false` to turn it off.
+The zygote starts with the daemon; a run launched while it is still warming up (or after a code
+change) is launched the default way; runs of other code locations always are. Set `warm: false` to turn it off.
 """
 
 from __future__ import annotations
@@ -119,6 +119,13 @@ class WarmRunLauncher(dg.DefaultRunLauncher):
             self._zygote = Zygote(self._log_path(), dg.serialize_value(self._instance.get_ref()),
                                   self._prestart_browser)
         return None
+
+    def warm_up(self) -> None:
+        """Start the zygote now (the daemon starting), not at the first launch: runs launched
+        while it warms up start cold, each importing everything again beside it (~3 CPU-s)."""
+        if self._warm:
+            with self._lock:
+                self._warm_zygote()
 
     def launch_run(self, context: Any) -> None:
         run = context.dagster_run

@@ -78,7 +78,10 @@ def spare_main(request_fd: int, log_path: str) -> None:
         # run launchers start (`dagster api execute_run`), called without a new interpreter.
         from dagster._cli.api import execute_run_command
 
-        execute_run_command.main(args=[json.loads(line)["args"]], standalone_mode=False)
+        from intelli_assets.defs.runs.sqlite_connections import sqlite_files_kept_open
+
+        with sqlite_files_kept_open():
+            execute_run_command.main(args=[json.loads(line)["args"]], standalone_mode=False)
         code = 0
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else 1
