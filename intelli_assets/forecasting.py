@@ -6,11 +6,13 @@ both on statsmodels. A model that cannot fit yields a warning, never an exceptio
 from __future__ import annotations
 
 import math
+import threading
 import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
-from threadpoolctl import threadpool_limits
+
+ONE_BLAS_THREAD = threading.Lock()  # held by a fit while the process's BLAS has one thread
 
 
 @dataclass
@@ -128,9 +130,12 @@ def forecast_series(values: list[int], horizon: int = 6) -> ForecastResult:
         notes.append(f"forecast skipped: {len(y)} years of history, at least 5 are needed")
         return result
     import_models()  # statsmodels installs its own warning filters on import: import, then silence
+    from threadpoolctl import threadpool_limits
+
     # one BLAS thread: the models' matrices are tiny, and OpenBLAS's idle threads spin, doubling
-    # the fits' CPU (and their time fourfold when the cores are busy); the numbers are the same
-    with threadpool_limits(limits=1, user_api="blas"), warnings.catch_warnings():
+    # the fits' CPU (and their time fourfold when the cores are busy); the numbers are the same.
+    # The limit is the process's: fits in two threads at once take turns, so it is always restored
+    with ONE_BLAS_THREAD, threadpool_limits(limits=1, user_api="blas"), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # convergence chatter; quality is reported as BIC/AIC
         try:
             result.ets = fit_ets(y, horizon)

@@ -60,3 +60,29 @@ def test_only_the_latest_files_are_kept_and_in_memory_databases_are_left_alone(t
     assert len(kept) == 0
     write(f"sqlite:///{tmp_path / 'd'}.db")  # the listener is gone with the context
     assert len(kept) == 0
+
+
+def test_a_context_inside_another_uses_the_same_connections(tmp_path):
+    with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
+        run = new_run(instance)
+        with sqlite_files_kept_open() as outer:
+            instance.report_engine_event("outer", run)
+            held = outer.paths()
+            with sqlite_files_kept_open() as inner:  # an inbox batch's dataset run
+                assert inner is outer
+                instance.report_engine_event("inner", run)
+            assert outer.paths() == held and len(outer) > 0  # the inner one closed nothing
+        assert len(outer) == 0
+
+
+def test_a_file_it_cannot_open_stops_the_keeping_and_costs_nothing_else(tmp_path):
+    with sqlite_files_kept_open() as kept:
+        kept.keep(str(tmp_path))  # a folder: sqlite cannot open it (as with no file descriptor left)
+        assert kept.given_up and str(tmp_path) in kept.given_up and len(kept) == 0
+        (tmp_path / "home").mkdir()
+        with dg.instance_for_test(temp_dir=str(tmp_path / "home")) as instance:  # events still written
+            run = new_run(instance)
+            instance.report_engine_event("written", run)
+            assert len(kept) == 0
+            assert [r.dagster_event.message for r in instance.all_logs(
+                run.run_id, of_type=dg.DagsterEventType.ENGINE_EVENT)] == ["written"]

@@ -102,10 +102,43 @@ def test_a_renderer_nobody_took_is_closed_with_the_worker():
     wait_until_gone(pid)
 
 
-def instance_with_queue(interval: object):
+def instance_with_queue(interval: object, **overrides: dict):
     return dg.instance_for_test(overrides={"run_coordinator": {
         "module": "intelli_assets.defs.runs.coordinator", "class": "PromptQueuedRunCoordinator",
-        "config": {"dequeue_interval_seconds": interval}}})
+        "config": {"dequeue_interval_seconds": interval}}, **overrides})
+
+
+WARM_LAUNCHER = {"module": "intelli_assets.defs.runs.warm_launcher", "class": "WarmRunLauncher",
+                 "config": {"warm": True, "prestart_browser": False}}
+
+
+def test_the_daemon_starts_the_warm_process_as_it_sets_up_its_queue_and_starts_even_if_that_fails(
+        monkeypatch, caplog):
+    from intelli_assets.defs.runs.warm_launcher import WarmRunLauncher
+
+    warmed: list[WarmRunLauncher] = []
+    monkeypatch.setattr(WarmRunLauncher, "warm_up", lambda self: warmed.append(self))
+    with instance_with_queue(0.25, run_launcher=WARM_LAUNCHER) as instance:
+        assert instance.run_coordinator.dequeue_interval_seconds == 0.25  # read as the daemon starts
+        assert warmed == [instance.run_launcher]
+        assert instance.run_coordinator.dequeue_interval_seconds == 0.25 and len(warmed) == 1  # once
+
+    def cannot(self: WarmRunLauncher) -> None:
+        raise OSError("Resource temporarily unavailable (fork)")
+
+    monkeypatch.setattr(WarmRunLauncher, "warm_up", cannot)
+    with instance_with_queue(0.25, run_launcher=WARM_LAUNCHER) as instance:
+        assert instance.run_coordinator.dequeue_interval_seconds == 0.25  # the daemon still starts
+    assert "could not start the run launcher's warm process" in caplog.text and "(fork)" in caplog.text
+
+
+def test_a_file_that_vanishes_or_an_editor_lock_link_is_no_code_change(tmp_path, monkeypatch):
+    from intelli_assets.defs.runs import zygote
+
+    (tmp_path / "step.py").write_text("x = 1\n")
+    (tmp_path / ".#step.py").symlink_to(tmp_path / "gone")  # Emacs's lock: a link to nothing
+    monkeypatch.setattr(zygote, "PACKAGE", tmp_path)
+    assert zygote.code_version() == (tmp_path / "step.py").stat().st_mtime
 
 
 def test_the_run_queue_can_be_looked_at_more_than_once_a_second():

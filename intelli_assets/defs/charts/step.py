@@ -3,8 +3,9 @@ one is built, write its files, and report progress, cancels and failures per cha
 
 Progress is structured: an `AssetObservation` per chart with `event` start / skipped /
 cancelled / error (error class and message) and `progress` 0-100, beside the chart's
-materialization (done); runs of an inbox batch leave out `start`. Each is an event-log write (~40 ms on SQLite), so there is no
-observation between a chart's start and its materialization, ~50 ms later.
+materialization (done). Each observation is an event-log write (~40 ms on SQLite), so there is
+none between a chart's start and its materialization, ~50 ms later, and the runs of an inbox
+batch leave out `start`.
 """
 
 from __future__ import annotations

@@ -18,9 +18,9 @@ from intelli_assets.inbox import inbox_batch_runs, inbox_folder, scan
 from intelli_assets.launch import Intake, file_owner, inbox_run_request, select_charts, take_from_inbox
 
 MAX_FILES_PER_TICK = 40  # the rest wait for the next tick, well inside the sensor's time limit
-# The daemon looks at sensors every 5 s and runs one whose interval has passed. Asking for 5 s
-# made it wait 10 s half the time (4.99 s had passed at one look), so a drop waited ~15 s,
-# not ~7.5 s, for its second look; anything under 5 is evaluated at every look.
+# The daemon looks at sensors every 5 s (Dagster's MIN_INTERVAL_LOOP_TIME) and runs one whose
+# interval has passed. Asking for 5 s made it wait 10 s half the time (4.99 s had passed at one
+# look), so a drop waited ~15 s, not ~7.5 s, for its second look; under 5, it runs at every look.
 TICK_SECONDS = 4
 
 

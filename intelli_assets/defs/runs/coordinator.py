@@ -8,6 +8,7 @@ own. (The daemon sleeps in 0.5 s steps, so a look every 0.25 s means one every ~
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 import dagster as dg
 
 DEFAULT_INTERVAL_SECONDS = 0.25
+log = logging.getLogger(__name__)
 
 
 def interval_seconds(value: float | dict | None) -> float:
@@ -48,14 +50,24 @@ class PromptQueuedRunCoordinator(dg.QueuedRunCoordinator):
 
     @property
     def dequeue_interval_seconds(self) -> float:  # type: ignore[override] - the daemon takes any number
-        # Dagster reads this only in the daemon, as it sets up its queue: the moment to warm the
-        # run launcher, so that the first runs of a new deployment start warm too
+        # Dagster (1.13) reads this once, in the daemon, as it sets up its queue daemon
+        # (`_daemon/controller.py`, not a public hook): the moment to warm the run launcher, so
+        # the first runs of a new deployment start warm too
         if not self._launcher_warmed:
             self._launcher_warmed = True
+            self._warm_launcher()
+        return self._prompt_interval
+
+    def _warm_launcher(self) -> None:
+        """Start the launcher's warm process, if it has one. Never raises: a failure here only
+        costs speed (runs start cold), and the daemon must start whatever happens."""
+        try:
             warm_up = getattr(self._instance.run_launcher, "warm_up", None)
             if callable(warm_up):
                 warm_up()
-        return self._prompt_interval
+        except Exception:  # noqa: BLE001
+            log.warning("could not start the run launcher's warm process; runs start cold until "
+                        "the first launch tries again", exc_info=True)
 
     @classmethod
     def config_type(cls) -> dict:

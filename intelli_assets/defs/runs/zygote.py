@@ -29,8 +29,15 @@ LOG_LIMIT_BYTES = 10 * 1024 * 1024  # then warm-runs.log becomes warm-runs.log.1
 
 def code_version() -> float:
     """The newest modification time of the package's Python files: a zygote older than this
-    runs stale code and must be replaced."""
-    return max((p.stat().st_mtime for p in PACKAGE.rglob("*.py")), default=0.0)
+    runs stale code and must be replaced. (A file gone meanwhile, or an editor's lock link such
+    as `.#step.py`, is no code.)"""
+    newest = 0.0
+    for path in PACKAGE.rglob("*.py"):
+        try:
+            newest = max(newest, path.stat().st_mtime)
+        except OSError:
+            continue
+    return newest
 
 
 def rotate_log(log_path: str, limit_bytes: int = LOG_LIMIT_BYTES) -> bool:
