@@ -7,7 +7,8 @@ one-chart re-render from the UI or GraphQL that start is most of the wait. This 
 one zygote next to the daemon and forks each run of this code location from it; the child runs
 `dagster api execute_run`, so events, statuses, pools and run monitoring are Dagster's own.
 The zygote starts with the daemon; a run launched while it is still warming up (or after a code
-change) is launched the default way; runs of other code locations always are. Set `warm: false` to turn it off.
+change) is launched the default way, as runs of other code locations always are. Set
+`warm: false` to turn it off.
 """
 
 from __future__ import annotations
