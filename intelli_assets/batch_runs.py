@@ -11,13 +11,10 @@ from __future__ import annotations
 import dagster as dg
 
 from intelli_assets.defs.inbox.batch import BATCH_JOB_NAME
-from intelli_assets.defs.runs.tags import JOB_TAG
 from intelli_assets.errors import IntelliError
-from intelli_assets.jobs import WAITING, load_job
+from intelli_assets.jobs import WAITING, JobNotFound, load_job
 
-# a batch in these states may still draw a dataset it has not reached
-DRAWING = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
-           dg.DagsterRunStatus.STARTED]
+DRAWING = {*WAITING, "STARTED"}  # a batch in these states may still draw a dataset it has not reached
 RECENT_BATCHES = 500  # how far back a job id is looked for among batch runs
 
 
@@ -32,8 +29,10 @@ def batch_datasets(run: dg.DagsterRun) -> list[dict]:
     return run.run_config.get("ops", {}).get("draw_datasets", {}).get("config", {}).get("datasets", [])
 
 
-def has_run(instance: dg.DagsterInstance, job_id: str) -> bool:
-    return bool(instance.get_run_ids(dg.RunsFilter(tags={JOB_TAG: job_id}), limit=1))
+def unreached_status(run: dg.DagsterRun) -> str:
+    """A dataset the batch has not reached: WAITING while the batch may still draw it, else
+    NOT_DRAWN."""
+    return "WAITING" if run.status.value in DRAWING else "NOT_DRAWN"
 
 
 def place_in_batches(instance: dg.DagsterInstance, job_id: str) -> dict | None:
@@ -46,7 +45,7 @@ def place_in_batches(instance: dg.DagsterInstance, job_id: str) -> dict | None:
         if job_id not in jobs:
             continue
         dataset = datasets[jobs.index(job_id)]
-        place = {"job": job_id, "status": "WAITING" if run.status in DRAWING else "NOT_DRAWN",
+        place = {"job": job_id, "status": unreached_status(run),
                  "batch_run": run.run_id, "batch_status": run.status.value, "position": jobs.index(job_id) + 1,
                  "of": len(jobs), "partition": dataset["partition"], "source": dataset.get("source", ""),
                  "path": dataset["path"]}
@@ -71,10 +70,10 @@ def batch_summary(instance: dg.DagsterInstance, run: dg.DagsterRun) -> dict:
     `WAITING` while the batch may still reach it, `NOT_DRAWN` once it will not."""
     datasets = []
     for dataset in batch_datasets(run):
-        if has_run(instance, dataset["job_id"]):
+        try:
             status = load_job(instance, dataset["job_id"]).status
-        else:
-            status = "WAITING" if run.status in DRAWING else "NOT_DRAWN"
+        except JobNotFound:  # no run yet
+            status = unreached_status(run)
         datasets.append({"partition": dataset["partition"], "source": dataset.get("source", ""),
                          "job": dataset["job_id"], "path": dataset["path"], "status": status})
     return {"batch_run": run.run_id, "status": run.status.value, "datasets": datasets}
