@@ -55,8 +55,8 @@ def timing_lines(client: IntelliClient, since: float) -> list[str]:
         return []
     created = min(r["creationTime"] for r in runs)
     first = min(r["startTime"] for r in runs if r["startTime"])
-    lines = [f"  drop -> first run created: {created - since:.1f} s (the sensor takes a file on its second look, "
-             f"~5 s apart), started: {first - since:.1f} s"]
+    lines = [f"  drop -> first run created: {created - since:.1f} s (the sensor takes a file untouched for 2 s at "
+             f"the look that sees it, else at the next, ~5 s later), started: {first - since:.1f} s"]
     for batch in sorted(batches, key=lambda r: r["startTime"]):
         size = next((t["value"] for t in batch["tags"] if t["key"] == "intelli/batch_size"), "?")
         lines.append(f"  batch run of {size} datasets: {batch['endTime'] - batch['startTime']:.1f} s, {batch['status']}")

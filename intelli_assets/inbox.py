@@ -1,9 +1,12 @@
 """The inbox folder analysts drop exports into. No Dagster imports.
 
-A file is read only once it is stable (same size and modification time on two looks a sensor
-tick apart), so a half-copied file is never read. Hidden, temporary and lock files are left
-alone. Every file that is read leaves the inbox: to `processed/`, or to `rejected/` beside a
-`NAME.reason.txt` saying why; nothing is ever deleted.
+A file is read only once it is stable, so a half-copied file is never read: nothing has written
+to it or changed it for `QUIET_SECONDS` (its status-change time, which copy tools cannot set
+back), or it had the same size and modification time on the previous look, a sensor tick
+earlier. A CSV file always waits for that second look: cut short, it would still read, with
+rows missing. Hidden, temporary and lock files are left alone. Every file that is read leaves
+the inbox: to `processed/`, or to `rejected/` beside a `NAME.reason.txt` saying why; nothing is
+ever deleted.
 """
 
 from __future__ import annotations
@@ -24,6 +27,10 @@ PROCESSED, REJECTED = "processed", "rejected"
 
 Snapshot = tuple[int, int]  # size, mtime in ns
 EMPTY_GRACE_NS = 60 * 10**9  # an empty file is given a minute to get its bytes, then rejected
+# A file untouched this long is taken at the first look that sees it, ~3 s sooner on average
+# than waiting for the next look (5 s apart). Long enough for a copy's pauses between writes.
+QUIET_SECONDS = 2.0
+TRUNCATION_SILENT_SUFFIXES = (".csv",)  # a half-copied file of these reads without an error
 DEFAULT_BATCH_RUNS = 2
 
 
@@ -59,20 +66,27 @@ def snapshot(path: Path) -> Snapshot | None:
     return stat.st_size, stat.st_mtime_ns
 
 
-def scan(folder: Path, previous: dict[str, Snapshot]) -> tuple[list[Path], dict[str, Snapshot]]:
-    """(files stable since the previous look, oldest first; what to remember for the next
-    look). Only files still in the inbox are remembered, so the memory stays small."""
+def scan(folder: Path, previous: dict[str, Snapshot],
+         quiet_seconds: float = QUIET_SECONDS) -> tuple[list[Path], dict[str, Snapshot]]:
+    """(files stable at this look, oldest first; what to remember for the next look): quiet for
+    `quiet_seconds`, or unchanged since the previous look. Only files still in the inbox are
+    remembered, so the memory stays small."""
     stable: list[tuple[int, Path]] = []
     seen: dict[str, Snapshot] = {}
+    now_ns = time.time_ns()
     for entry in os.scandir(folder):
         if not entry.is_file() or is_ignored(entry.name):  # subfolders (processed/, rejected/) too
             continue
-        now = snapshot(Path(entry.path))
-        if now is None:  # gone meanwhile
+        try:
+            stat = entry.stat()
+        except OSError:  # gone meanwhile
             continue
-        if now[0] == 0 and time.time_ns() - now[1] < EMPTY_GRACE_NS:  # created, not written yet
+        now = (stat.st_size, stat.st_mtime_ns)
+        if now[0] == 0 and now_ns - now[1] < EMPTY_GRACE_NS:  # created, not written yet
             continue
-        if tuple(previous.get(entry.name, ())) == now:
+        quiet = (now_ns - stat.st_ctime_ns >= quiet_seconds * 1e9
+                 and not entry.name.lower().endswith(TRUNCATION_SILENT_SUFFIXES))
+        if quiet or tuple(previous.get(entry.name, ())) == now:
             stable.append((now[1], Path(entry.path)))
         else:
             seen[entry.name] = now

@@ -36,9 +36,12 @@ __all__ = ["restore_dagster_home"]  # the fixture, used here too
 
 
 def tick(instance: dg.DagsterInstance, folder: Path, cursor: str | None,
-         batch_runs: int | None = 2) -> dg.SensorResult:
+         batch_runs: int | None = 2, quiet_seconds: float = 3600) -> dg.SensorResult:
+    """One look at `folder`. A file is taken when unchanged since the look of `cursor`; the
+    quiet rule is out of the way unless `quiet_seconds` is given (the machine may be slow)."""
+    folder_resource = InboxFolder(path=str(folder), batch_runs=batch_runs, quiet_seconds=quiet_seconds)
     context = dg.build_sensor_context(instance=instance, cursor=cursor,
-                                      resources={"inbox_folder": InboxFolder(path=str(folder), batch_runs=batch_runs),
+                                      resources={"inbox_folder": folder_resource,
                                                  "store": ArtifactStore(root=str(folder.parent / "artifacts"))})
     return inbox(context)
 
@@ -133,6 +136,48 @@ def test_several_new_datasets_in_one_tick_are_split_among_batch_runs(tmp_path, m
         unbatched = stable_tick(instance, other, batch_runs=None)
     assert [r.job_name for r in unbatched.run_requests] == ["dataset_charts"] * 5  # one run each
     assert sorted(r.tags["intelli/source"] for r in unbatched.run_requests) == names
+
+
+
+def test_a_file_untouched_for_the_quiet_time_is_taken_at_the_first_look_a_csv_or_a_recent_change_waits(tmp_path):
+    box = tmp_path / "inbox"
+    write_sample_workbook(box / "settled.xlsx", seed=70)
+    write_sample_workbook(box / "old-date.xlsx", seed=71)
+    write_results_list_csv(box / "results.csv", sample_families(40, seed=72))
+    # quiet for 3 s since written (a wait for time itself: the rule under test is about time)
+    wait_for(lambda: time.time_ns() - (box / "results.csv").stat().st_ctime_ns > 3.2e9, timeout=30,
+             message="the clock did not move")
+    day_ago = time.time() - 86400
+    os.utime(box / "old-date.xlsx", (day_ago, day_ago))  # a copy keeping its date: changed just now
+    with dg.instance_for_test() as instance:
+        first = tick(instance, box, None, quiet_seconds=3)
+        assert [r.tags["intelli/source"] for r in first.run_requests] == ["settled.xlsx"]
+        assert sorted(json.loads(first.cursor)) == ["old-date.xlsx", "results.csv"]  # for the next look
+        assert sorted(p.name for p in box.iterdir() if p.is_file()) == ["old-date.xlsx", "results.csv"]
+        instance.add_dynamic_partitions("datasets", first.dynamic_partitions_requests[0].partition_keys)
+        second = tick(instance, box, first.cursor, quiet_seconds=3600)  # unchanged since: both taken
+    assert sorted(r.tags["intelli/source"] for r in second.run_requests) == ["old-date.xlsx", "results.csv"]
+    assert sorted(p.name for p in (box / "processed").iterdir()) == ["old-date.xlsx", "results.csv", "settled.xlsx"]
+
+
+def test_a_look_takes_files_for_a_bounded_time_and_leaves_the_rest_to_the_next(tmp_path, monkeypatch):
+    from intelli_assets.defs.inbox import sensors
+
+    box = tmp_path / "inbox"
+    for n in range(3):
+        write_sample_workbook(box / f"bound-{n}.xlsx", seed=80 + n)
+    monkeypatch.setattr(sensors, "INTAKE_SECONDS", 0.0)  # past its time after the first file
+    with dg.instance_for_test() as instance:
+        cursor, taken = None, []
+        for look in range(4):
+            result = tick(instance, box, cursor, quiet_seconds=0)
+            assert len(result.run_requests) == (1 if look < 3 else 0)  # one file a look, never none
+            taken += [r.tags["intelli/source"] for r in result.run_requests]
+            if result.dynamic_partitions_requests:
+                instance.add_dynamic_partitions("datasets", result.dynamic_partitions_requests[0].partition_keys)
+            cursor = result.cursor
+            assert sorted(json.loads(cursor)) == [f"bound-{n}.xlsx" for n in range(look + 1, 3)]
+    assert taken == ["bound-0.xlsx", "bound-1.xlsx", "bound-2.xlsx"]
 
 
 def one_batch_request(instance: dg.DagsterInstance, box: Path, prefix: str, seed: int) -> tuple[dg.RunRequest, list]:

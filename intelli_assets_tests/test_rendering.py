@@ -153,6 +153,31 @@ def test_the_partial_plotly_bundle_draws_every_chart_exactly_as_the_full_one(ren
     assert [renderer.render(fig, ["png"])["png"] for fig in figures] == expected
 
 
+
+def test_png_and_preview_are_the_bytes_plotly_toimage_gives(renderer, sample_dataset):
+    """The renderer decodes each SVG once for the PNG and the preview; Plotly.toImage decodes
+    it per image. Same steps otherwise, so the same bytes, at every scale."""
+    import base64
+    import json
+
+    import plotly.io as pio
+
+    from intelli_assets.rendering.renderer import TOPOJSON_URL, figure_size
+
+    for key in FILTERS_CHARTS:
+        figure = get_chart(key).run(sample_dataset, {}, Style()).figure
+        width, height = figure_size(figure)
+        out = renderer.render(figure, ["png"], scale=2, preview_scale=0.4)
+        spec = json.loads(pio.to_json(figure, validate=False))
+        for name, scale in (("png", 2), ("preview", 0.4)):
+            # the page's own Plotly, asked directly: no public call of the renderer does this
+            plotly_png = renderer._evaluate(  # noqa: SLF001
+                f"Plotly.toImage({{data: {json.dumps(spec['data'])}, layout: {json.dumps(spec['layout'])}, "
+                f"config: {{topojsonURL: {json.dumps(TOPOJSON_URL)}}}}}, "
+                f"{{format: 'png', width: {width}, height: {height}, scale: {scale}, imageDataOnly: true}})")
+            assert out[name] == base64.b64decode(plotly_png), f"{key}: {name} differs from Plotly.toImage's"
+
+
 @pytest.mark.parametrize("palette", sorted(PALETTES))
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_every_palette_and_language_renders(palette, language, renderer, sample_dataset):

@@ -2,9 +2,9 @@
 
 kaleido reloads its page (and re-parses the 4.8 MB plotly.js) for every image. Here one tab
 loads plotly.js once — a partial bundle of the `plotly` package's version with the trace
-types our charts use — and every figure is laid out once as SVG; the PNG is that SVG
-rasterised on a canvas, the same steps `Plotly.toImage` takes, so the output matches
-kaleido's. No Dagster imports.
+types our charts use — and every figure is laid out once as SVG; the PNG and the small
+preview are that SVG, decoded once, rasterised on a canvas with the steps `Plotly.toImage`
+takes, so the bytes are the same and the output matches kaleido's. No Dagster imports.
 """
 
 from __future__ import annotations
@@ -77,17 +77,35 @@ window.renderFigure = async function (spec) {
     {format: 'svg', width: spec.width, height: spec.height, scale: 1, imageDataOnly: true});
   const out = {};
   if (spec.svg) out.svg = svg;
-  if (spec.png) out.png = await pngBase64(svg, spec, spec.scale);
-  if (spec.preview) out.preview = await pngBase64(svg, spec, spec.preview);
+  if (spec.png || spec.preview) {  // the SVG decoded once for both: ~15% of a chart's browser time
+    const image = await svgImage(svg);
+    if (spec.png) out.png = pngBase64(image, spec, spec.scale);
+    if (spec.preview) out.preview = pngBase64(image, spec, spec.preview);
+  }
   return out;
 };
-async function pngBase64(svg, spec, scale) {
-  const url = await Plotly.Snapshot.svgToImg({
-    svg: svg, format: 'png', width: spec.width, height: spec.height, scale: scale,
-    canvas: document.createElement('canvas'), promise: true});
+// Plotly.Snapshot.svgToImg's steps (blob URL, a willReadFrequently canvas, drawImage at the
+// scaled size), so the bytes are those of Plotly.toImage; it decodes the SVG anew per image
+function svgImage(svg) {
+  const url = URL.createObjectURL(new Blob([svg], {type: 'image/svg+xml;charset=utf-8'}));
+  const image = new Image();
+  return new Promise((resolve, reject) => {
+    image.onload = () => { URL.revokeObjectURL(url); resolve(image); };
+    image.onerror = () => { URL.revokeObjectURL(url); reject(new Error('the browser could not load the chart SVG')); };
+    image.src = url;
+  });
+}
+function pngBase64(image, spec, scale) {
+  const width = scale * spec.width, height = scale * spec.height;
+  const canvas = document.createElement('canvas');
+  const context = canvas.getContext('2d', {willReadFrequently: true});
+  canvas.width = width;
+  canvas.height = height;
+  context.drawImage(image, 0, 0, width, height);
+  const url = canvas.toDataURL('image/png');
   const data = url.slice(url.indexOf(',') + 1);
   // a canvas over Chromium's size limit gives "data:," (no image), not an error
-  if (!data) throw new Error(`a ${spec.width * scale}x${spec.height * scale} px PNG is too large for the browser's canvas`);
+  if (!data) throw new Error(`a ${width}x${height} px PNG is too large for the browser's canvas`);
   return data;
 }
 // a page's first figure costs ~0.2 s more than the next ones (plotly.js compiling its code
