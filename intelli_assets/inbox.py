@@ -4,7 +4,9 @@ A file is read only once it is stable, so a half-copied file is never read: noth
 to it or changed it for `QUIET_SECONDS` (its status-change time, which copy tools cannot set
 back), or it had the same size and modification time on the previous look, a sensor tick
 earlier. A CSV file always waits for that second look: cut short, it would still read, with
-rows missing. Hidden, temporary and lock files are left alone. Every file that is read leaves
+rows missing. So does every file when the folder's file system keeps another time than this
+machine (a network share whose clock is behind would make a file being written look quiet):
+a probe file (`.intelli-clock-probe`) written just before tells. Hidden, temporary and lock files are left alone. Every file that is read leaves
 the inbox: to `processed/`, or to `rejected/` beside a `NAME.reason.txt` saying why; nothing is
 ever deleted.
 """
@@ -31,6 +33,8 @@ EMPTY_GRACE_NS = 60 * 10**9  # an empty file is given a minute to get its bytes,
 # than waiting for the next look (5 s apart). Long enough for a copy's pauses between writes.
 QUIET_SECONDS = 2.0
 TRUNCATION_SILENT_SUFFIXES = (".csv",)  # a half-copied file of these reads without an error
+CLOCK_PROBE = ".intelli-clock-probe"  # hidden: never taken as an export
+CLOCK_TOLERANCE_NS = 10**9  # timestamp granularity; a file system off by more is not trusted
 DEFAULT_BATCH_RUNS = 2
 
 
@@ -66,14 +70,30 @@ def snapshot(path: Path) -> Snapshot | None:
     return stat.st_size, stat.st_mtime_ns
 
 
+def folder_clock_agrees(folder: Path) -> bool:
+    """Does a file written in `folder` now get this machine's time (within a second)? False
+    when the probe cannot be written."""
+    probe = folder / CLOCK_PROBE
+    before = time.time_ns()
+    try:
+        probe.write_bytes(str(before).encode())  # its times are set by the file system
+        stat = probe.stat()
+    except OSError:
+        return False
+    after = time.time_ns()
+    changed = max(stat.st_ctime_ns, stat.st_mtime_ns)
+    return before - CLOCK_TOLERANCE_NS <= changed <= after + CLOCK_TOLERANCE_NS
+
+
 def scan(folder: Path, previous: dict[str, Snapshot],
          quiet_seconds: float = QUIET_SECONDS) -> tuple[list[Path], dict[str, Snapshot]]:
     """(files stable at this look, oldest first; what to remember for the next look): quiet for
-    `quiet_seconds`, or unchanged since the previous look. Only files still in the inbox are
-    remembered, so the memory stays small."""
+    `quiet_seconds` (0: never), or unchanged since the previous look. Only files still in the
+    inbox are remembered, so the memory stays small."""
     stable: list[tuple[int, Path]] = []
     seen: dict[str, Snapshot] = {}
     now_ns = time.time_ns()
+    clock_agrees: bool | None = None  # probed once, when a file would be taken for being quiet
     for entry in os.scandir(folder):
         if not entry.is_file() or is_ignored(entry.name):  # subfolders (processed/, rejected/) too
             continue
@@ -84,9 +104,14 @@ def scan(folder: Path, previous: dict[str, Snapshot],
         now = (stat.st_size, stat.st_mtime_ns)
         if now[0] == 0 and now_ns - now[1] < EMPTY_GRACE_NS:  # created, not written yet
             continue
-        quiet = (now_ns - stat.st_ctime_ns >= quiet_seconds * 1e9
-                 and not entry.name.lower().endswith(TRUNCATION_SILENT_SUFFIXES))
-        if quiet or tuple(previous.get(entry.name, ())) == now:
+        if tuple(previous.get(entry.name, ())) == now:
+            stable.append((now[1], Path(entry.path)))
+            continue
+        quiet = (quiet_seconds > 0 and not entry.name.lower().endswith(TRUNCATION_SILENT_SUFFIXES)
+                 and now_ns - max(stat.st_ctime_ns, stat.st_mtime_ns) >= quiet_seconds * 1e9)
+        if quiet and clock_agrees is None:
+            clock_agrees = folder_clock_agrees(folder)
+        if quiet and clock_agrees:
             stable.append((now[1], Path(entry.path)))
         else:
             seen[entry.name] = now

@@ -153,11 +153,32 @@ def test_a_file_untouched_for_the_quiet_time_is_taken_at_the_first_look_a_csv_or
         first = tick(instance, box, None, quiet_seconds=3)
         assert [r.tags["intelli/source"] for r in first.run_requests] == ["settled.xlsx"]
         assert sorted(json.loads(first.cursor)) == ["old-date.xlsx", "results.csv"]  # for the next look
-        assert sorted(p.name for p in box.iterdir() if p.is_file()) == ["old-date.xlsx", "results.csv"]
+        assert sorted(p.name for p in box.iterdir() if p.is_file()) == [".intelli-clock-probe", "old-date.xlsx",
+                                                                        "results.csv"]
         instance.add_dynamic_partitions("datasets", first.dynamic_partitions_requests[0].partition_keys)
         second = tick(instance, box, first.cursor, quiet_seconds=3600)  # unchanged since: both taken
     assert sorted(r.tags["intelli/source"] for r in second.run_requests) == ["old-date.xlsx", "results.csv"]
     assert sorted(p.name for p in (box / "processed").iterdir()) == ["old-date.xlsx", "results.csv", "settled.xlsx"]
+
+
+
+def test_a_folder_whose_clock_is_behind_ours_gets_no_quiet_rule(tmp_path, monkeypatch):
+    """A network share whose clock lags would make a file being written look quiet: the
+    probe written at the look shows the lag, and the file waits for a second look."""
+    from intelli_assets import inbox as inbox_module
+
+    box = tmp_path / "inbox"
+    box.mkdir()
+    (box / "copying.xlsx").write_bytes(b"PK\x03\x04 half a workbook")
+    wait_for(lambda: time.time_ns() - (box / "copying.xlsx").stat().st_ctime_ns > 1.2e9, timeout=30,
+             message="the clock did not move")
+    assert inbox_module.scan(box, {}, quiet_seconds=1)[0] == [box / "copying.xlsx"]  # same clock: quiet
+    real_time_ns = time.time_ns
+    monkeypatch.setattr(inbox_module.time, "time_ns", lambda: real_time_ns() + 30 * 10**9)  # the folder 30 s behind
+    stable, remembered = inbox_module.scan(box, {}, quiet_seconds=1)
+    assert stable == [] and list(remembered) == ["copying.xlsx"]
+    assert (box / inbox_module.CLOCK_PROBE).is_file()
+    assert inbox_module.scan(box, remembered, quiet_seconds=1)[0] == [box / "copying.xlsx"]  # two looks still do
 
 
 def test_a_look_takes_files_for_a_bounded_time_and_leaves_the_rest_to_the_next(tmp_path, monkeypatch):
@@ -170,7 +191,7 @@ def test_a_look_takes_files_for_a_bounded_time_and_leaves_the_rest_to_the_next(t
     with dg.instance_for_test() as instance:
         cursor, taken = None, []
         for look in range(4):
-            result = tick(instance, box, cursor, quiet_seconds=0)
+            result = tick(instance, box, cursor, quiet_seconds=0.001)  # all quiet at once
             assert len(result.run_requests) == (1 if look < 3 else 0)  # one file a look, never none
             taken += [r.tags["intelli/source"] for r in result.run_requests]
             if result.dynamic_partitions_requests:

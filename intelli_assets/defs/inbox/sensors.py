@@ -35,7 +35,8 @@ class InboxFolder(dg.ConfigurableResource):
     path: str = Field(default="", description="the inbox folder; empty: $INTELLI_INBOX or $DAGSTER_HOME/inbox")
     quiet_seconds: float = Field(
         default=QUIET_SECONDS, ge=0, description="a file nothing has written to for this long is taken at the "
-        "first look; others (and every CSV) once unchanged since the previous look")
+        "first look (if the folder keeps this machine's time); others, and every CSV, once unchanged since the "
+        "previous look; 0: every file waits for that")
     batch_runs: Optional[int] = Field(
         default=None, description="several new datasets in one tick are drawn by at most this many runs "
         "(`inbox_batch`, one process and browser each, one dataset_charts run per dataset inside); "
