@@ -127,18 +127,18 @@ def wait_for_sensor_runs(home: Path, count: int, started: float) -> None:
     import dagster as dg
 
     os.environ["DAGSTER_HOME"] = str(home)  # the instance's dagster.yaml reads it
-    instance = dg.DagsterInstance.from_config(str(home))
     sensor_runs = dg.RunsFilter(tags={"intelli/origin": "sensor"})
     ended = dg.RunsFilter(tags={"intelli/origin": "sensor"}, statuses=[dg.DagsterRunStatus.SUCCESS,
                                                                      dg.DagsterRunStatus.FAILURE,
                                                                      dg.DagsterRunStatus.CANCELED])
-    while True:
-        time.sleep(0.5)
-        done, total = instance.get_runs_count(ended), instance.get_runs_count(sensor_runs)
-        if done >= count and done == total:
-            return
-        if time.perf_counter() - started > 3600:
-            raise SystemExit(f"only {done} of {count} runs ended after an hour")
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        while True:
+            time.sleep(0.5)
+            done, total = instance.get_runs_count(ended), instance.get_runs_count(sensor_runs)
+            if done >= count and done == total:
+                return
+            if time.perf_counter() - started > 3600:
+                raise SystemExit(f"only {done} of {count} runs ended after an hour")
 
 
 def main() -> int:

@@ -1,20 +1,23 @@
 """The inbox folder analysts drop exports into. No Dagster imports.
 
-A file is read only once it is stable, so a half-copied file is never read: nothing has written
-to it or changed it for `QUIET_SECONDS` (its status-change time, which copy tools cannot set
-back), or it had the same size and modification time on the previous look, a sensor tick
-earlier. A CSV file always waits for that second look: cut short, it would still read, with
-rows missing. So does every file when the folder's file system keeps another time than this
-machine (a network share whose clock is behind would make a file being written look quiet):
-a probe file (`.intelli-clock-probe`) written just before tells. Hidden, temporary and lock files are left alone. Every file that is read leaves
-the inbox: to `processed/`, or to `rejected/` beside a `NAME.reason.txt` saying why; nothing is
-ever deleted.
+A file is read only once it is stable: the same size and modification time on two looks a
+sensor tick apart, so a half-copied file is not read. A file nothing has written to or changed
+for `QUIET_SECONDS` (its status-change time, which copy tools cannot set back) is taken at the
+first look instead, but only if it is a valid export then: one that is not waits for the
+second look, as a copy that paused would otherwise be rejected half-written. No CSV is taken
+early (cut short, it still reads, with rows missing), and no file is when the folder's file
+system keeps another time than this machine (a share whose clock lags would make a file being
+written look quiet), which a probe file written and removed at the look tells. Hidden,
+temporary and lock files are left alone. Every file that is read leaves the inbox: to
+`processed/`, or to `rejected/` beside a `NAME.reason.txt` saying why; nothing is ever deleted.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import tempfile
 import time
 from pathlib import Path
 
@@ -29,12 +32,13 @@ PROCESSED, REJECTED = "processed", "rejected"
 
 Snapshot = tuple[int, int]  # size, mtime in ns
 EMPTY_GRACE_NS = 60 * 10**9  # an empty file is given a minute to get its bytes, then rejected
-# A file untouched this long is taken at the first look that sees it, ~3 s sooner on average
-# than waiting for the next look (5 s apart). Long enough for a copy's pauses between writes.
+# A valid file untouched this long is taken at the first look that sees it, ~3 s sooner on
+# average than waiting for the next look (5 s apart)
 QUIET_SECONDS = 2.0
 TRUNCATION_SILENT_SUFFIXES = (".csv",)  # a half-copied file of these reads without an error
-CLOCK_PROBE = ".intelli-clock-probe"  # hidden: never taken as an export
-CLOCK_TOLERANCE_NS = 10**9  # timestamp granularity; a file system off by more is not trusted
+CLOCK_PROBE_PREFIX = ".intelli-clock-probe-"  # hidden: never taken as an export
+CLOCK_TOLERANCE_NS = 10**9  # a file system whose time is off by more is not trusted
+COARSE_MARGIN_NS = 2 * 10**9  # whole-second times (FAT: 2 s steps) make a file look older
 DEFAULT_BATCH_RUNS = 2
 
 
@@ -56,6 +60,21 @@ def inbox_batch_runs(configured: int | None = None) -> int:
     return int(raw)
 
 
+def inbox_quiet_seconds(configured: float | None = None) -> float:
+    """How long a file must be untouched to be taken at the first look: `configured`, else
+    $INTELLI_INBOX_QUIET_SECONDS, else 2; 0: every file waits for a second look."""
+    raw = str(configured) if configured is not None else \
+        os.environ.get("INTELLI_INBOX_QUIET_SECONDS", "").strip() or str(QUIET_SECONDS)
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds < float("inf"):
+        raise IntelliError(f"INTELLI_INBOX_QUIET_SECONDS / quiet_seconds={raw!r}: expected seconds, 0 or more "
+                           "(0: every file waits for a second look)")
+    return seconds
+
+
 def is_ignored(name: str) -> bool:
     """Hidden, Office lock (`~$Book.xlsx`) and in-transfer files are never touched."""
     lowered = name.lower()
@@ -70,30 +89,54 @@ def snapshot(path: Path) -> Snapshot | None:
     return stat.st_size, stat.st_mtime_ns
 
 
-def folder_clock_agrees(folder: Path) -> bool:
-    """Does a file written in `folder` now get this machine's time (within a second)? False
-    when the probe cannot be written."""
-    probe = folder / CLOCK_PROBE
+def folder_time_margin_ns(folder: Path) -> int | None:
+    """What to add to the quiet time in `folder`: 0, or `COARSE_MARGIN_NS` when its file system
+    keeps whole seconds; None when it keeps another time than this machine, or the probe cannot
+    be written. The probe is a new file of our own (never a name someone could have put a
+    link or a pipe at), removed at once."""
     before = time.time_ns()
     try:
-        probe.write_bytes(str(before).encode())  # its times are set by the file system
-        stat = probe.stat()
+        fd, probe = tempfile.mkstemp(prefix=CLOCK_PROBE_PREFIX, dir=folder)
     except OSError:
-        return False
-    after = time.time_ns()
-    changed = max(stat.st_ctime_ns, stat.st_mtime_ns)
-    return before - CLOCK_TOLERANCE_NS <= changed <= after + CLOCK_TOLERANCE_NS
+        return None
+    try:
+        os.write(fd, b"0")  # its times are set by the file system
+        changed = max((stat := os.fstat(fd)).st_ctime_ns, stat.st_mtime_ns)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+        with contextlib.suppress(OSError):
+            os.unlink(probe)
+    if not before - CLOCK_TOLERANCE_NS <= changed <= time.time_ns() + CLOCK_TOLERANCE_NS:
+        return None
+    return COARSE_MARGIN_NS if changed % 10**6 == 0 else 0
+
+
+def fresh_stat(path: str) -> os.stat_result | None:
+    """The file's status as its file system has it now: opening it makes a network file system
+    (NFS) fetch it again rather than answer from its cache of a few seconds."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError:
+        return None
+    try:
+        return os.fstat(fd)
+    finally:
+        os.close(fd)
 
 
 def scan(folder: Path, previous: dict[str, Snapshot],
-         quiet_seconds: float = QUIET_SECONDS) -> tuple[list[Path], dict[str, Snapshot]]:
-    """(files stable at this look, oldest first; what to remember for the next look): quiet for
-    `quiet_seconds` (0: never), or unchanged since the previous look. Only files still in the
-    inbox are remembered, so the memory stays small."""
+         quiet_seconds: float = QUIET_SECONDS) -> tuple[list[Path], dict[str, Snapshot], set[str]]:
+    """(files stable at this look, oldest first; what to remember for the next look; the names
+    of those taken early, for being quiet `quiet_seconds` (0: never), not for being unchanged
+    since the previous look). Only files still in the inbox are remembered, so the memory
+    stays small."""
     stable: list[tuple[int, Path]] = []
     seen: dict[str, Snapshot] = {}
+    early: set[str] = set()
     now_ns = time.time_ns()
-    clock_agrees: bool | None = None  # probed once, when a file would be taken for being quiet
+    margin_ns: int | None = -1  # probed once, when a file may be taken for being quiet
     for entry in os.scandir(folder):
         if not entry.is_file() or is_ignored(entry.name):  # subfolders (processed/, rejected/) too
             continue
@@ -107,15 +150,20 @@ def scan(folder: Path, previous: dict[str, Snapshot],
         if tuple(previous.get(entry.name, ())) == now:
             stable.append((now[1], Path(entry.path)))
             continue
-        quiet = (quiet_seconds > 0 and not entry.name.lower().endswith(TRUNCATION_SILENT_SUFFIXES)
-                 and now_ns - max(stat.st_ctime_ns, stat.st_mtime_ns) >= quiet_seconds * 1e9)
-        if quiet and clock_agrees is None:
-            clock_agrees = folder_clock_agrees(folder)
-        if quiet and clock_agrees:
-            stable.append((now[1], Path(entry.path)))
-        else:
-            seen[entry.name] = now
-    return [path for _, path in sorted(stable)], seen
+        seen[entry.name] = now
+        if quiet_seconds <= 0 or entry.name.lower().endswith(TRUNCATION_SILENT_SUFFIXES) or \
+                now_ns - max(stat.st_ctime_ns, stat.st_mtime_ns) < quiet_seconds * 1e9:
+            continue
+        if margin_ns == -1:
+            margin_ns = folder_time_margin_ns(folder)
+        fresh = fresh_stat(entry.path) if margin_ns is not None else None
+        if fresh is None or (fresh.st_size, fresh.st_mtime_ns) != now or \
+                now_ns - max(fresh.st_ctime_ns, fresh.st_mtime_ns) < quiet_seconds * 1e9 + margin_ns:
+            continue
+        del seen[entry.name]
+        stable.append((now[1], Path(entry.path)))
+        early.add(entry.name)
+    return [path for _, path in sorted(stable)], seen, early
 
 
 def unique_target(folder: Path, name: str) -> Path:

@@ -186,7 +186,7 @@ def test_doctor_checks_a_running_deployment_and_names_what_is_wrong(deployment):
     report = json.loads(healthy.stdout)
     assert healthy.returncode == 0, report
     assert {c["name"]: c["ok"] for c in report["checks"]} == {"storage": True, "chromium": True, "batches": True,
-                                                               "webserver": True, "daemon": True}
+                                                               "inbox": True, "webserver": True, "daemon": True}
     assert ("PostgresRunStorage" if home.backend == "postgres" else "SqliteRunStorage") in report["checks"][0]["detail"]
 
     down = subprocess.run([sys.executable, "-m", "intelli_assets.cli", "doctor", "--url", "http://127.0.0.1:9"],

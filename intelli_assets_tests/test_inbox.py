@@ -36,7 +36,7 @@ __all__ = ["restore_dagster_home"]  # the fixture, used here too
 
 
 def tick(instance: dg.DagsterInstance, folder: Path, cursor: str | None,
-         batch_runs: int | None = 2, quiet_seconds: float = 3600) -> dg.SensorResult:
+         batch_runs: int | None = 2, quiet_seconds: float | None = 3600) -> dg.SensorResult:
     """One look at `folder`. A file is taken when unchanged since the look of `cursor`; the
     quiet rule is out of the way unless `quiet_seconds` is given (the machine may be slow)."""
     folder_resource = InboxFolder(path=str(folder), batch_runs=batch_runs, quiet_seconds=quiet_seconds)
@@ -139,27 +139,74 @@ def test_several_new_datasets_in_one_tick_are_split_among_batch_runs(tmp_path, m
 
 
 
+def settle(path: Path, seconds: float) -> None:
+    """Until nothing has changed `path` for `seconds` (a wait for time itself: the quiet rule
+    under test is about time)."""
+    wait_for(lambda: time.time_ns() - path.stat().st_ctime_ns > seconds * 1e9, timeout=60,
+             message="the clock did not move")
+
+
 def test_a_file_untouched_for_the_quiet_time_is_taken_at_the_first_look_a_csv_or_a_recent_change_waits(tmp_path):
     box = tmp_path / "inbox"
     write_sample_workbook(box / "settled.xlsx", seed=70)
     write_sample_workbook(box / "old-date.xlsx", seed=71)
     write_results_list_csv(box / "results.csv", sample_families(40, seed=72))
-    # quiet for 3 s since written (a wait for time itself: the rule under test is about time)
-    wait_for(lambda: time.time_ns() - (box / "results.csv").stat().st_ctime_ns > 3.2e9, timeout=30,
-             message="the clock did not move")
-    day_ago = time.time() - 86400
-    os.utime(box / "old-date.xlsx", (day_ago, day_ago))  # a copy keeping its date: changed just now
+    (box / ".intelli-clock-probe").symlink_to(tmp_path / "victim.txt")  # a name someone put a link at
+    (tmp_path / "victim.txt").write_text("keep me")
+    settle(box / "results.csv", 3.2)
     with dg.instance_for_test() as instance:
+        day_ago = time.time() - 86400
+        os.utime(box / "old-date.xlsx", (day_ago, day_ago))  # a copy keeping its date: changed just now
         first = tick(instance, box, None, quiet_seconds=3)
         assert [r.tags["intelli/source"] for r in first.run_requests] == ["settled.xlsx"]
         assert sorted(json.loads(first.cursor)) == ["old-date.xlsx", "results.csv"]  # for the next look
         assert sorted(p.name for p in box.iterdir() if p.is_file()) == [".intelli-clock-probe", "old-date.xlsx",
-                                                                        "results.csv"]
+                                                                        "results.csv"]  # the probe is gone
+        assert (tmp_path / "victim.txt").read_text() == "keep me"
         instance.add_dynamic_partitions("datasets", first.dynamic_partitions_requests[0].partition_keys)
         second = tick(instance, box, first.cursor, quiet_seconds=3600)  # unchanged since: both taken
     assert sorted(r.tags["intelli/source"] for r in second.run_requests) == ["old-date.xlsx", "results.csv"]
     assert sorted(p.name for p in (box / "processed").iterdir()) == ["old-date.xlsx", "results.csv", "settled.xlsx"]
 
+
+def test_a_quiet_file_that_is_not_valid_yet_waits_for_the_second_look_instead_of_being_rejected(tmp_path):
+    """A copy that pauses longer than the quiet time looks finished: read early, the half file
+    is not a workbook, so it is left for the rule of two looks, not rejected."""
+    box = tmp_path / "inbox"
+    whole = write_sample_workbook(tmp_path / "slow.xlsx", seed=73).read_bytes()
+    box.mkdir()
+    (box / "slow.xlsx").write_bytes(whole[:len(whole) // 2])
+    (box / "broken.xlsx").write_bytes(b"PK\x03\x04 never a workbook")
+    settle(box / "broken.xlsx", 1.2)
+    with dg.instance_for_test() as instance:
+        paused = tick(instance, box, None, quiet_seconds=1)
+        assert paused.run_requests == [] and sorted(json.loads(paused.cursor)) == ["broken.xlsx", "slow.xlsx"]
+        assert not (box / "rejected").exists()
+        with open(box / "slow.xlsx", "ab") as copy:  # the copy goes on
+            copy.write(whole[len(whole) // 2:])
+        second = tick(instance, box, paused.cursor, quiet_seconds=3600)  # broken: unchanged, read for good
+        assert second.run_requests == [] and sorted(p.name for p in (box / "rejected").iterdir()) == [
+            "broken.xlsx", "broken.xlsx.reason.txt"]
+        settle(box / "slow.xlsx", 1.2)
+        done = tick(instance, box, second.cursor, quiet_seconds=1)
+    assert [r.tags["intelli/source"] for r in done.run_requests] == ["slow.xlsx"]
+    assert (box / "processed" / "slow.xlsx").read_bytes() == whole
+
+
+def test_quiet_seconds_come_from_the_environment_and_a_bad_value_moves_no_file(tmp_path, monkeypatch):
+    box = tmp_path / "inbox"
+    write_sample_workbook(box / "env.xlsx", seed=74)
+    settle(box / "env.xlsx", 1.2)
+    with dg.instance_for_test() as instance:
+        for bad in ("soon", "-1", "nan", "inf"):
+            monkeypatch.setenv("INTELLI_INBOX_QUIET_SECONDS", bad)
+            with pytest.raises(IntelliError, match="INTELLI_INBOX_QUIET_SECONDS"):
+                tick(instance, box, None, quiet_seconds=None)
+        monkeypatch.setenv("INTELLI_INBOX_QUIET_SECONDS", "0")  # every file waits for a second look
+        assert tick(instance, box, None, quiet_seconds=None).run_requests == []
+        monkeypatch.setenv("INTELLI_INBOX_QUIET_SECONDS", "1")
+        assert [r.tags["intelli/source"] for r in tick(instance, box, None, quiet_seconds=None).run_requests] == [
+            "env.xlsx"]
 
 
 def test_a_folder_whose_clock_is_behind_ours_gets_no_quiet_rule(tmp_path, monkeypatch):
@@ -170,15 +217,14 @@ def test_a_folder_whose_clock_is_behind_ours_gets_no_quiet_rule(tmp_path, monkey
     box = tmp_path / "inbox"
     box.mkdir()
     (box / "copying.xlsx").write_bytes(b"PK\x03\x04 half a workbook")
-    wait_for(lambda: time.time_ns() - (box / "copying.xlsx").stat().st_ctime_ns > 1.2e9, timeout=30,
-             message="the clock did not move")
+    settle(box / "copying.xlsx", 1.2)
     assert inbox_module.scan(box, {}, quiet_seconds=1)[0] == [box / "copying.xlsx"]  # same clock: quiet
     real_time_ns = time.time_ns
     monkeypatch.setattr(inbox_module.time, "time_ns", lambda: real_time_ns() + 30 * 10**9)  # the folder 30 s behind
-    stable, remembered = inbox_module.scan(box, {}, quiet_seconds=1)
-    assert stable == [] and list(remembered) == ["copying.xlsx"]
-    assert (box / inbox_module.CLOCK_PROBE).is_file()
-    assert inbox_module.scan(box, remembered, quiet_seconds=1)[0] == [box / "copying.xlsx"]  # two looks still do
+    stable, remembered, early = inbox_module.scan(box, {}, quiet_seconds=1)
+    assert stable == [] and list(remembered) == ["copying.xlsx"] and early == set()
+    assert [p.name for p in box.iterdir()] == ["copying.xlsx"]  # no probe left behind
+    assert inbox_module.scan(box, remembered, quiet_seconds=1)[:3:2] == ([box / "copying.xlsx"], set())  # two looks
 
 
 def test_a_look_takes_files_for_a_bounded_time_and_leaves_the_rest_to_the_next(tmp_path, monkeypatch):

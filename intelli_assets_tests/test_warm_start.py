@@ -265,6 +265,25 @@ def test_doctor_warns_of_a_home_without_the_batch_limit_or_more_batch_runs_than_
     assert not old["ok"] and "no run limit on the tag intelli/batch_size" in old["detail"]
 
 
+
+def test_doctor_says_how_the_inbox_takes_files_and_names_a_bad_quiet_setting(tmp_path):
+    def inbox_check(**env: str) -> dict:
+        doctor = subprocess.run([sys.executable, "-m", "intelli_assets.cli", "doctor", "--json"], capture_output=True,
+                                text=True, env={**os.environ, "DAGSTER_HOME": str(tmp_path / "home"), **env},
+                                timeout=300)
+        assert doctor.returncode == 0, doctor.stdout  # a warning, not a failure
+        return next(c for c in json.loads(doctor.stdout)["checks"] if c["name"] == "inbox")
+
+    inbox = tmp_path / "inbox"
+    assert inbox_check(INTELLI_INBOX=str(inbox))["detail"] == f"inbox {inbox}: not there yet (the sensor makes it)"
+    inbox.mkdir()
+    assert inbox_check(INTELLI_INBOX=str(inbox))["detail"] == \
+        f"inbox {inbox}: a valid file untouched for 2 s is taken at the first look"
+    assert list(inbox.iterdir()) == []  # the probe is gone
+    bad = inbox_check(INTELLI_INBOX=str(inbox), INTELLI_INBOX_QUIET_SECONDS="2s")
+    assert not bad["ok"] and "INTELLI_INBOX_QUIET_SECONDS / quiet_seconds='2s': expected seconds" in bad["detail"]
+
+
 def test_the_warm_runs_log_is_rotated_past_its_limit(tmp_path):
     log = tmp_path / "warm-runs.log"
     log.write_text("x" * 100)

@@ -71,6 +71,23 @@ def check_batches() -> str:
     return f"at most {limits[0]} inbox batch runs at work at once; a look requests up to {runs}"
 
 
+def check_inbox() -> str:
+    """The inbox's quiet rule: its setting, and whether the folder keeps this machine's time (if
+    not, every file waits for the sensor's second look)."""
+    from intelli_assets.inbox import folder_time_margin_ns, inbox_folder, inbox_quiet_seconds
+
+    quiet, folder = inbox_quiet_seconds(None), inbox_folder()
+    if quiet == 0:
+        return f"inbox {folder}: every file waits for a second look ($INTELLI_INBOX_QUIET_SECONDS=0)"
+    if not folder.is_dir():
+        return f"inbox {folder}: not there yet (the sensor makes it)"
+    margin_ns = folder_time_margin_ns(folder)
+    if margin_ns is None:
+        raise RuntimeError(f"inbox {folder}: its file system keeps another time than this machine (or a probe file "
+                           "cannot be written there), so every file waits for a second look, ~3 s longer")
+    return f"inbox {folder}: a valid file untouched for {quiet + margin_ns / 1e9:g} s is taken at the first look"
+
+
 def check_chromium() -> str:
     import plotly.graph_objects as go
 
@@ -126,7 +143,7 @@ def check_webserver(url: str) -> tuple[str, dict[str, float]]:
 
 def run_checks(url: str | None) -> list[Check]:
     checks = [_attempt("storage", check_storage), _attempt("chromium", check_chromium),
-              _attempt("batches", check_batches, required=False)]
+              _attempt("batches", check_batches, required=False), _attempt("inbox", check_inbox, required=False)]
     if url:
         beats: dict[str, float] = {}
 

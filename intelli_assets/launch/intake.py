@@ -42,11 +42,14 @@ class Intake:
         return self.new or self.refetch
 
 
-def take_from_inbox(path: Path, known_keys: set[str], layout: ArtifactLayout) -> Intake:
+def take_from_inbox(path: Path, known_keys: set[str], layout: ArtifactLayout,
+                    reject_invalid: bool = True) -> Intake | None:
     """Validate a dropped file and move it out of the inbox: to rejected/ with its reason, or
     to processed/ with its partition key (new only when its content is new). The exact bytes
     of new content are kept in the artifact store now, so what the run reads can no longer
-    change, whatever happens to the inbox afterwards."""
+    change, whatever happens to the inbox afterwards. Without `reject_invalid` (a file taken
+    early, which may still be on its way), an invalid or unreadable file is left where it is:
+    None."""
     reason = unsupported_reason(path)
     kind = None
     if reason is None:
@@ -57,6 +60,8 @@ def take_from_inbox(path: Path, known_keys: set[str], layout: ArtifactLayout) ->
         except OSError as exc:
             reason = f"{path.name} cannot be read: {exc.strerror or exc}"
     if reason is not None:
+        if kind is None and not reject_invalid and unsupported_reason(path) is None:
+            return None
         return Intake(path.name, move_rejected(path, reason), reason=reason)
     sha = file_sha256(path)
     key = partition_key_for(source_display_name(path, kind), sha, known_keys)

@@ -96,7 +96,9 @@ function svgImage(svg) {
   });
 }
 function pngBase64(image, spec, scale) {
+  scale = scale || 1;  // as Plotly's svgToImg
   const width = scale * spec.width, height = scale * spec.height;
+  if (width < 1 || height < 1) throw new Error(`a ${width}x${height} px PNG is too small to draw`);
   const canvas = document.createElement('canvas');
   const context = canvas.getContext('2d', {willReadFrequently: true});
   canvas.width = width;

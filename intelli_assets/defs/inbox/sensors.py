@@ -15,14 +15,14 @@ from intelli_assets.defs.common.resources import ArtifactStore
 from intelli_assets.defs.inbox.batch import BATCH_JOB_NAME, batch_runtime_tag, inbox_batch_job
 from intelli_assets.defs.jobs import dataset_charts_job
 from intelli_assets.defs.runs.tags import BATCH_SIZE_TAG
-from intelli_assets.inbox import QUIET_SECONDS, inbox_batch_runs, inbox_folder, scan, snapshot
+from intelli_assets.inbox import inbox_batch_runs, inbox_folder, inbox_quiet_seconds, scan, snapshot
 from intelli_assets.launch import Intake, file_owner, inbox_run_request, select_charts, take_from_inbox
 
 # A tick takes files in until either bound, well inside Dagster's 60 s limit for a sensor
 # evaluation; the rest are taken by the next tick. One tick taking a whole drop shares it
 # evenly among the batch runs (40 of 50 files, then 10, made batch runs of 20, 20, 5 and 5).
-INTAKE_SECONDS = 20.0
-MAX_FILES_PER_TICK = 200
+INTAKE_SECONDS = 15.0
+MAX_FILES_PER_TICK = 100
 # The daemon looks at sensors every 5 s (Dagster's MIN_INTERVAL_LOOP_TIME) and runs one whose
 # interval has passed. Asking for 5 s made it wait 10 s half the time (4.99 s had passed at one
 # look), so a drop waited ~15 s, not ~7.5 s, for its second look; under 5, it runs at every look.
@@ -33,10 +33,10 @@ class InboxFolder(dg.ConfigurableResource):
     """Where analysts drop Espacenet exports. Empty: $INTELLI_INBOX, else $DAGSTER_HOME/inbox."""
 
     path: str = Field(default="", description="the inbox folder; empty: $INTELLI_INBOX or $DAGSTER_HOME/inbox")
-    quiet_seconds: float = Field(
-        default=QUIET_SECONDS, ge=0, description="a file nothing has written to for this long is taken at the "
-        "first look (if the folder keeps this machine's time); others, and every CSV, once unchanged since the "
-        "previous look; 0: every file waits for that")
+    quiet_seconds: Optional[float] = Field(
+        default=None, description="a valid file nothing has written to for this long is taken at the first look; "
+        "others, every CSV, and all files of a folder that keeps another time than this machine, once unchanged "
+        "since the previous look; 0: every file waits for that; empty: $INTELLI_INBOX_QUIET_SECONDS, else 2")
     batch_runs: Optional[int] = Field(
         default=None, description="several new datasets in one tick are drawn by at most this many runs "
         "(`inbox_batch`, one process and browser each, one dataset_charts run per dataset inside); "
@@ -74,8 +74,9 @@ def batch_run_requests(taken: list[tuple[Intake, str]], runs: int) -> list[dg.Ru
 @dg.sensor(jobs=[dataset_charts_job, inbox_batch_job], minimum_interval_seconds=TICK_SECONDS,
            default_status=dg.DefaultSensorStatus.RUNNING)
 def inbox(context: dg.SensorEvaluationContext, inbox_folder: InboxFolder, store: ArtifactStore) -> dg.SensorResult:
-    """Picks up *.xlsx/*.csv exports and *.lens.json queries once they are stable (untouched for
-    `quiet_seconds`, or the same size and mtime on two ticks; a CSV always the latter), skips
+    """Picks up *.xlsx/*.csv exports and *.lens.json queries once they are stable (the same size
+    and mtime on two ticks; or valid and untouched for `quiet_seconds`, where the folder keeps
+    this machine's time, and not a CSV: see `intelli_assets/inbox.py`), skips
     hidden, lock and partial files, and moves each file it reads to processed/ or to
     rejected/ (with NAME.reason.txt). New content adds a dataset partition and requests one job
     (source -> dataset -> every chart); the same content under any name adds nothing, except a
@@ -85,7 +86,8 @@ def inbox(context: dg.SensorEvaluationContext, inbox_folder: InboxFolder, store:
     batch_runs = inbox_batch_runs(inbox_folder.batch_runs)  # a bad setting fails before any file moves
     folder.mkdir(parents=True, exist_ok=True)
     previous = {name: tuple(snap) for name, snap in json.loads(context.cursor or "{}").items()}
-    stable, pending = scan(folder, previous, inbox_folder.quiet_seconds)
+    quiet_seconds = inbox_quiet_seconds(inbox_folder.quiet_seconds)
+    stable, pending, early = scan(folder, previous, quiet_seconds)
     started = time.monotonic()
     known = set(context.instance.get_dynamic_partitions(datasets_partitions.name))
     new_keys: list[str] = []
@@ -99,10 +101,15 @@ def inbox(context: dg.SensorEvaluationContext, inbox_folder: InboxFolder, store:
             break
         owner = file_owner(path)
         try:
-            intake = take_from_inbox(path, known, store.layout)
+            intake = take_from_inbox(path, known, store.layout, reject_invalid=path.name not in early)
         except Exception as exc:  # noqa: BLE001 - one file must never cost the others of the tick
             context.log.error(f"{path.name}: could not be taken in ({type(exc).__name__}: {exc}); "
                               "left in the inbox for the next tick")
+            continue
+        if intake is None:  # quiet, but not a valid export (yet): a copy may have paused
+            if (snap := snapshot(path)) is not None:
+                pending[path.name] = snap
+            context.log.info(f"{path.name}: not readable as an export yet; read again if unchanged at the next tick")
             continue
         if intake.reason:
             context.log.warning(f"rejected {intake.name} -> {intake.moved_to}: {intake.reason}")
