@@ -2,8 +2,8 @@
 
 A file is read only once it is stable: the same size and modification time on two looks a
 sensor tick apart, so a half-copied file is not read. A file nothing has written to or changed
-for `QUIET_SECONDS` (its status-change time, which copy tools cannot set back) is taken at the
-first look instead, but only if it is a valid export then: one that is not waits for the
+for a quiet time (2 s unless set; its status-change time, which copy tools cannot set back) is
+taken at the first look instead, but only if it is a valid export then: one that is not waits for the
 second look, as a copy that paused would otherwise be rejected half-written. No CSV is taken
 early (cut short, it still reads, with rows missing), and no file is when the folder's file
 system keeps another time than this machine (a share whose clock lags would make a file being
@@ -27,7 +27,7 @@ from intelli_assets.errors import IntelliError
 # Filters workbooks and results lists (Excel), results lists (.csv), Lens.org queries
 SUPPORTED_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods", ".csv", ".lens.json")
 # browsers, Excel and copy tools write these while a file is on its way
-TEMPORARY_SUFFIXES = (".part", ".partial", ".crdownload", ".download", ".tmp", ".swp")
+TEMPORARY_SUFFIXES = (".part", ".partial", ".crdownload", ".download", ".tmp", ".swp", ".filepart")
 PROCESSED, REJECTED = "processed", "rejected"
 
 Snapshot = tuple[int, int]  # size, mtime in ns
@@ -90,10 +90,11 @@ def snapshot(path: Path) -> Snapshot | None:
 
 
 def folder_time_margin_ns(folder: Path) -> int | None:
-    """What to add to the quiet time in `folder`: 0, or `COARSE_MARGIN_NS` when its file system
-    keeps whole seconds; None when it keeps another time than this machine, or the probe cannot
-    be written. The probe is a new file of our own (never a name someone could have put a
-    link or a pipe at), removed at once."""
+    """What to add to the quiet time in `folder`: how far its file system's clock lags ours
+    (up to a second), or more where it keeps whole seconds (FAT: 2 s steps, so a file looks
+    up to 2 s older); None when its clock is further off, or the probe cannot be written. The
+    probe is a new file of our own (never a name someone could have put a link or a pipe at),
+    removed at once."""
     before = time.time_ns()
     try:
         fd, probe = tempfile.mkstemp(prefix=CLOCK_PROBE_PREFIX, dir=folder)
@@ -103,14 +104,20 @@ def folder_time_margin_ns(folder: Path) -> int | None:
         os.write(fd, b"0")  # its times are set by the file system
         changed = max((stat := os.fstat(fd)).st_ctime_ns, stat.st_mtime_ns)
     except OSError:
+        changed = None
+    with contextlib.suppress(OSError):
+        os.unlink(probe)
+    try:
+        os.close(fd)  # a network file system may report a failed write only here
+    except OSError:
         return None
-    finally:
-        os.close(fd)
-        with contextlib.suppress(OSError):
-            os.unlink(probe)
-    if not before - CLOCK_TOLERANCE_NS <= changed <= time.time_ns() + CLOCK_TOLERANCE_NS:
+    if changed is None:
         return None
-    return COARSE_MARGIN_NS if changed % 10**6 == 0 else 0
+    coarse = changed % 10**6 == 0
+    slack = CLOCK_TOLERANCE_NS + (COARSE_MARGIN_NS if coarse else 0)
+    if not before - slack <= changed <= time.time_ns() + CLOCK_TOLERANCE_NS:
+        return None
+    return slack if coarse else max(0, before - changed)
 
 
 def fresh_stat(path: str) -> os.stat_result | None:
@@ -151,9 +158,10 @@ def scan(folder: Path, previous: dict[str, Snapshot],
             stable.append((now[1], Path(entry.path)))
             continue
         seen[entry.name] = now
-        if quiet_seconds <= 0 or entry.name.lower().endswith(TRUNCATION_SILENT_SUFFIXES) or \
-                now_ns - max(stat.st_ctime_ns, stat.st_mtime_ns) < quiet_seconds * 1e9:
-            continue
+        name = entry.name.lower()
+        if quiet_seconds <= 0 or not name.endswith(SUPPORTED_SUFFIXES) or name.endswith(TRUNCATION_SILENT_SUFFIXES) \
+                or now_ns - max(stat.st_ctime_ns, stat.st_mtime_ns) < quiet_seconds * 1e9:
+            continue  # an unsupported name too: rejected only once unchanged on two looks
         if margin_ns == -1:
             margin_ns = folder_time_margin_ns(folder)
         fresh = fresh_stat(entry.path) if margin_ns is not None else None

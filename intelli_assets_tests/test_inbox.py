@@ -151,22 +151,21 @@ def test_a_file_untouched_for_the_quiet_time_is_taken_at_the_first_look_a_csv_or
     write_sample_workbook(box / "settled.xlsx", seed=70)
     write_sample_workbook(box / "old-date.xlsx", seed=71)
     write_results_list_csv(box / "results.csv", sample_families(40, seed=72))
-    (box / ".intelli-clock-probe").symlink_to(tmp_path / "victim.txt")  # a name someone put a link at
-    (tmp_path / "victim.txt").write_text("keep me")
-    settle(box / "results.csv", 3.2)
+    (box / "notes.pdf").write_text("%PDF-1.4")  # an unsupported name: rejected only when unchanged on two looks
+    settle(box / "notes.pdf", 3.2)
     with dg.instance_for_test() as instance:
         day_ago = time.time() - 86400
         os.utime(box / "old-date.xlsx", (day_ago, day_ago))  # a copy keeping its date: changed just now
         first = tick(instance, box, None, quiet_seconds=3)
         assert [r.tags["intelli/source"] for r in first.run_requests] == ["settled.xlsx"]
-        assert sorted(json.loads(first.cursor)) == ["old-date.xlsx", "results.csv"]  # for the next look
-        assert sorted(p.name for p in box.iterdir() if p.is_file()) == [".intelli-clock-probe", "old-date.xlsx",
-                                                                        "results.csv"]  # the probe is gone
-        assert (tmp_path / "victim.txt").read_text() == "keep me"
+        assert sorted(json.loads(first.cursor)) == ["notes.pdf", "old-date.xlsx", "results.csv"]  # for the next look
+        assert sorted(p.name for p in box.iterdir() if p.is_file()) == ["notes.pdf", "old-date.xlsx",
+                                                                        "results.csv"]  # and no probe left
         instance.add_dynamic_partitions("datasets", first.dynamic_partitions_requests[0].partition_keys)
-        second = tick(instance, box, first.cursor, quiet_seconds=3600)  # unchanged since: both taken
+        second = tick(instance, box, first.cursor, quiet_seconds=3600)  # unchanged since: all taken
     assert sorted(r.tags["intelli/source"] for r in second.run_requests) == ["old-date.xlsx", "results.csv"]
     assert sorted(p.name for p in (box / "processed").iterdir()) == ["old-date.xlsx", "results.csv", "settled.xlsx"]
+    assert sorted(p.name for p in (box / "rejected").iterdir()) == ["notes.pdf", "notes.pdf.reason.txt"]
 
 
 def test_a_quiet_file_that_is_not_valid_yet_waits_for_the_second_look_instead_of_being_rejected(tmp_path):
@@ -227,13 +226,53 @@ def test_a_folder_whose_clock_is_behind_ours_gets_no_quiet_rule(tmp_path, monkey
     assert inbox_module.scan(box, remembered, quiet_seconds=1)[:3:2] == ([box / "copying.xlsx"], set())  # two looks
 
 
-def test_a_look_takes_files_for_a_bounded_time_and_leaves_the_rest_to_the_next(tmp_path, monkeypatch):
+
+def test_the_quiet_rule_asks_the_file_system_again_and_allows_for_coarse_or_lagging_clocks(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from intelli_assets import inbox as inbox_module
+
+    box = tmp_path / "inbox"
+    box.mkdir()
+    (box / "shared.xlsx").write_bytes(b"PK\x03\x04 on a network share")
+    settle(box / "shared.xlsx", 1.2)
+    real_fresh_stat, real_fstat, real_close = inbox_module.fresh_stat, os.fstat, os.close
+
+    def still_written(path: str) -> SimpleNamespace:  # NFS, asked again: another machine still writes
+        stat = real_fresh_stat(path)
+        return SimpleNamespace(st_size=stat.st_size, st_mtime_ns=stat.st_mtime_ns, st_ctime_ns=time.time_ns())
+
+    with monkeypatch.context() as patch:
+        patch.setattr(inbox_module, "fresh_stat", still_written)
+        assert inbox_module.scan(box, {}, quiet_seconds=1)[::2] == ([], set())
+    assert 0 <= inbox_module.folder_time_margin_ns(box) < 10**9  # this file system: ns times, our clock
+
+    def whole_seconds(fd: int) -> SimpleNamespace:  # FAT-like times
+        stat = real_fstat(fd)
+        return SimpleNamespace(st_ctime_ns=stat.st_ctime_ns // 10**9 * 10**9, st_mtime_ns=stat.st_mtime_ns // 10**9 * 10**9)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(inbox_module.os, "fstat", whole_seconds)
+        assert inbox_module.folder_time_margin_ns(box) == 3 * 10**9  # a second of tolerance, 2 s steps
+
+    def quota_exceeded(fd: int) -> None:  # a network file system reporting a failed write at close
+        real_close(fd)
+        raise OSError(122, "Disk quota exceeded")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(inbox_module.os, "close", quota_exceeded)
+        assert inbox_module.folder_time_margin_ns(box) is None
+    assert [p.name for p in box.iterdir()] == ["shared.xlsx"]  # no probe left
+
+
+@pytest.mark.parametrize("bound", [("INTAKE_SECONDS", 0.0), ("MAX_FILES_PER_TICK", 1)])
+def test_a_look_takes_files_for_a_bounded_time_and_leaves_the_rest_to_the_next(tmp_path, monkeypatch, bound):
     from intelli_assets.defs.inbox import sensors
 
     box = tmp_path / "inbox"
     for n in range(3):
         write_sample_workbook(box / f"bound-{n}.xlsx", seed=80 + n)
-    monkeypatch.setattr(sensors, "INTAKE_SECONDS", 0.0)  # past its time after the first file
+    monkeypatch.setattr(sensors, *bound)  # time up after the first file, or one file a look
     with dg.instance_for_test() as instance:
         cursor, taken = None, []
         for look in range(4):

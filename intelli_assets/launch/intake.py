@@ -48,8 +48,8 @@ def take_from_inbox(path: Path, known_keys: set[str], layout: ArtifactLayout,
     to processed/ with its partition key (new only when its content is new). The exact bytes
     of new content are kept in the artifact store now, so what the run reads can no longer
     change, whatever happens to the inbox afterwards. Without `reject_invalid` (a file taken
-    early, which may still be on its way), an invalid or unreadable file is left where it is:
-    None."""
+    early, which may still be on its way), a file with a name or content it would reject, or
+    that cannot be read, is left where it is: None."""
     reason = unsupported_reason(path)
     kind = None
     if reason is None:
@@ -60,7 +60,7 @@ def take_from_inbox(path: Path, known_keys: set[str], layout: ArtifactLayout,
         except OSError as exc:
             reason = f"{path.name} cannot be read: {exc.strerror or exc}"
     if reason is not None:
-        if kind is None and not reject_invalid and unsupported_reason(path) is None:
+        if not reject_invalid:
             return None
         return Intake(path.name, move_rejected(path, reason), reason=reason)
     sha = file_sha256(path)

@@ -18,8 +18,9 @@ from intelli_assets.defs.runs.tags import BATCH_SIZE_TAG
 from intelli_assets.inbox import inbox_batch_runs, inbox_folder, inbox_quiet_seconds, scan, snapshot
 from intelli_assets.launch import Intake, file_owner, inbox_run_request, select_charts, take_from_inbox
 
-# A tick takes files in until either bound, well inside Dagster's 60 s limit for a sensor
-# evaluation; the rest are taken by the next tick. One tick taking a whole drop shares it
+# A tick takes files in until either bound (checked between files: one slow file can pass
+# it), well inside Dagster's 60 s limit for a sensor evaluation; the rest are taken by the
+# next tick. One tick taking a whole drop shares it
 # evenly among the batch runs (40 of 50 files, then 10, made batch runs of 20, 20, 5 and 5).
 INTAKE_SECONDS = 15.0
 MAX_FILES_PER_TICK = 100
@@ -104,12 +105,14 @@ def inbox(context: dg.SensorEvaluationContext, inbox_folder: InboxFolder, store:
             intake = take_from_inbox(path, known, store.layout, reject_invalid=path.name not in early)
         except Exception as exc:  # noqa: BLE001 - one file must never cost the others of the tick
             context.log.error(f"{path.name}: could not be taken in ({type(exc).__name__}: {exc}); "
-                              "left in the inbox for the next tick")
-            continue
-        if intake is None:  # quiet, but not a valid export (yet): a copy may have paused
+                              "left in the inbox, tried again when unchanged at the next tick")
+            intake = None
+        else:
+            if intake is None:  # taken early for being quiet, but not a valid export yet: a copy may have paused
+                context.log.info(f"{path.name}: not readable as an export yet; read again if unchanged at the next tick")
+        if intake is None:  # left in the inbox, looked at again when unchanged at the next tick
             if (snap := snapshot(path)) is not None:
                 pending[path.name] = snap
-            context.log.info(f"{path.name}: not readable as an export yet; read again if unchanged at the next tick")
             continue
         if intake.reason:
             context.log.warning(f"rejected {intake.name} -> {intake.moved_to}: {intake.reason}")
