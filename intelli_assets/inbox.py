@@ -3,12 +3,12 @@
 A file is read only once it is stable: the same size and modification time on two looks a
 sensor tick apart, so a half-copied file is not read. A file nothing has written to or changed
 for a quiet time (2 s unless set; its status-change time, which copy tools cannot set back) is
-taken at the first look instead, but only if it is a valid export then: one that is not waits for the
-second look, as a copy that paused would otherwise be rejected half-written. No CSV is taken
-early (cut short, it still reads, with rows missing), and no file is when the folder's file
-system keeps another time than this machine (a share whose clock lags would make a file being
-written look quiet), which a probe file written and removed at the look tells. Hidden,
-temporary and lock files are left alone. Every file that is read leaves the inbox: to
+taken at the first look instead, but only if it is a valid export then: one that is not (a
+copy that paused) waits for the second look rather than be rejected half-written. No CSV and
+no unsupported name is taken early (a CSV cut short still reads, with rows missing), and no
+file is when the folder's file system keeps another time than this machine (a share whose
+clock lags would make a file being written look quiet), which a probe file written and
+removed at the look tells. Hidden, temporary and lock files are left alone. Every file that is read leaves the inbox: to
 `processed/`, or to `rejected/` beside a `NAME.reason.txt` saying why; nothing is ever deleted.
 """
 

@@ -100,17 +100,22 @@ def run_in_background(home: Path, workbook: Path) -> tuple:
     return proc, job
 
 
-def forecast_worker_of(pid: int) -> int:
-    """The forecast worker process `intelli run` (pid) started for its run."""
+def child_of(pid: int, command: bytes) -> int:
+    """The child process of `pid` whose command line holds `command`."""
     for entry in filter(str.isdigit, os.listdir("/proc")):
         try:
             cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
             ppid = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
         except (OSError, ValueError):
             continue
-        if ppid == pid and b"intelli_assets.forecast_worker" in cmdline:
+        if ppid == pid and command in cmdline:
             return int(entry)
-    raise AssertionError(f"process {pid} has no forecast worker")
+    raise AssertionError(f"process {pid} has no child {command.decode()}")
+
+
+def forecast_worker_of(pid: int) -> int:
+    """The forecast worker process `intelli run` (pid) started for its run."""
+    return child_of(pid, b"intelli_assets.forecast_worker")
 
 
 def test_cancel_one_chart_mid_run_the_others_finish(tmp_path, sample_workbook):
@@ -142,7 +147,14 @@ def test_cancel_one_chart_mid_run_the_others_finish(tmp_path, sample_workbook):
 def test_cancel_a_job_mid_run_keeps_what_finished(tmp_path, sample_workbook):
     home = tmp_path / "home"
     proc, job = run_in_background(home, sample_workbook)
-    cancel = intelli("cancel", job, "--json", home=home)
+    # the run's Chromium (its own process group) held still: the charts left wait for their
+    # images, so the cancel comes mid-run however fast the host draws
+    browser = os.getpgid(child_of(proc.pid, b"chrom"))
+    os.killpg(browser, signal.SIGSTOP)
+    try:
+        cancel = intelli("cancel", job, "--json", home=home)
+    finally:
+        os.killpg(browser, signal.SIGCONT)
     assert cancel.returncode == 0, cancel.stderr
     out, err = proc.communicate(timeout=300)
     report = json.loads(out)

@@ -105,7 +105,10 @@ def test_a_run_over_its_maximum_run_time_is_stopped_by_run_monitoring(tmp_path, 
         partition, path = client.register_dataset(str(sample_workbook))
         built = client.launch(partition, ["top_patent_countries"], source_path=path)
         assert client.wait(built.job, timeout=240).status == "SUCCESS"
-        launched = client.launch(partition, ["patent_forecast", "cpc_treemap", "patent_evolution"])
+        # large, dense images: several seconds of drawing, well past the 1 s limit and the monitor's look
+        launched = client.launch(partition, ["patent_forecast", "cpc_treemap", "patent_evolution",
+                                             "top_patent_applicants", "patent_cumulative"],
+                                 {"width": 3000, "scale": 4})
         assert launched.dagster_job == "render_charts"
         job = client.wait(launched.job, timeout=240)
         (run,) = client.job_runs(launched.job)

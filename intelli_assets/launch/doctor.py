@@ -85,7 +85,8 @@ def check_inbox() -> str:
     if margin_ns is None:
         raise RuntimeError(f"inbox {folder}: its file system keeps another time than this machine (or a probe file "
                            "cannot be written there), so every file waits for a second look, ~3 s longer")
-    return f"inbox {folder}: a valid file untouched for {quiet + margin_ns / 1e9:g} s is taken at the first look"
+    seconds = round(quiet + margin_ns / 1e9, 1)  # the lag of the file system's clock: often a few ms
+    return f"inbox {folder}: a valid file untouched for {seconds:g} s is taken at the first look"
 
 
 def check_chromium() -> str:

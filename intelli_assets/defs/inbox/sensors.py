@@ -20,8 +20,8 @@ from intelli_assets.launch import Intake, file_owner, inbox_run_request, select_
 
 # A tick takes files in until either bound (checked between files: one slow file can pass
 # it), well inside Dagster's 60 s limit for a sensor evaluation; the rest are taken by the
-# next tick. One tick taking a whole drop shares it
-# evenly among the batch runs (40 of 50 files, then 10, made batch runs of 20, 20, 5 and 5).
+# next tick. One tick taking a whole drop shares it evenly among the batch runs (a cap of 40
+# files made a 50-file drop batch runs of 20, 20, then 5 and 5 after them).
 INTAKE_SECONDS = 15.0
 MAX_FILES_PER_TICK = 100
 # The daemon looks at sensors every 5 s (Dagster's MIN_INTERVAL_LOOP_TIME) and runs one whose
@@ -108,8 +108,9 @@ def inbox(context: dg.SensorEvaluationContext, inbox_folder: InboxFolder, store:
                               "left in the inbox, tried again when unchanged at the next tick")
             intake = None
         else:
-            if intake is None:  # taken early for being quiet, but not a valid export yet: a copy may have paused
-                context.log.info(f"{path.name}: not readable as an export yet; read again if unchanged at the next tick")
+            if intake is None:  # taken early for being quiet, not a valid export yet: a copy may have paused
+                context.log.info(f"{path.name}: not readable as an export yet; read again if unchanged at the "
+                                 "next tick")
         if intake is None:  # left in the inbox, looked at again when unchanged at the next tick
             if (snap := snapshot(path)) is not None:
                 pending[path.name] = snap
