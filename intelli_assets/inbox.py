@@ -15,6 +15,7 @@ removed at the look tells. Hidden, temporary and lock files are left alone. Ever
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import re
 import tempfile
@@ -47,13 +48,17 @@ def inbox_folder(configured: str = "") -> Path:
     return Path(configured or os.environ.get("INTELLI_INBOX") or instance_home() / "inbox").expanduser().resolve()
 
 
+def raw_setting(configured: object, env: str, default: object) -> str:
+    """A setting as text, to be checked: `configured`, else `$env`, else `default`."""
+    if configured is not None:
+        return str(configured)
+    return os.environ.get(env, "").strip() or str(default)
+
+
 def inbox_batch_runs(configured: int | None = None) -> int:
     """How many runs may share the new datasets of one tick: `configured`, else
     $INTELLI_INBOX_BATCH_RUNS, else 2 (one per core of a small machine); 0: a run per dataset."""
-    if configured is not None:
-        raw = str(configured)
-    else:
-        raw = os.environ.get("INTELLI_INBOX_BATCH_RUNS", "").strip() or str(DEFAULT_BATCH_RUNS)
+    raw = raw_setting(configured, "INTELLI_INBOX_BATCH_RUNS", DEFAULT_BATCH_RUNS)
     if not re.fullmatch(r"[0-9]+", raw):  # a typo must not silently mean "the default"
         raise IntelliError(f"INTELLI_INBOX_BATCH_RUNS / batch_runs={raw!r}: expected a whole number, 0 or more "
                            "(0: a run per dataset)")
@@ -63,8 +68,7 @@ def inbox_batch_runs(configured: int | None = None) -> int:
 def inbox_quiet_seconds(configured: float | None = None) -> float:
     """How long a file must be untouched to be taken at the first look: `configured`, else
     $INTELLI_INBOX_QUIET_SECONDS, else 2; 0: every file waits for a second look."""
-    raw = str(configured) if configured is not None else \
-        os.environ.get("INTELLI_INBOX_QUIET_SECONDS", "").strip() or str(QUIET_SECONDS)
+    raw = raw_setting(configured, "INTELLI_INBOX_QUIET_SECONDS", QUIET_SECONDS)
     try:
         seconds = float(raw)
     except ValueError:
@@ -143,7 +147,11 @@ def scan(folder: Path, previous: dict[str, Snapshot],
     seen: dict[str, Snapshot] = {}
     early: set[str] = set()
     now_ns = time.time_ns()
-    margin_ns: int | None = -1  # probed once, when a file may be taken for being quiet
+    margin_ns = functools.cache(lambda: folder_time_margin_ns(folder))  # probed once, if a file may be quiet
+
+    def untouched_ns(stat: os.stat_result) -> int:
+        return now_ns - max(stat.st_ctime_ns, stat.st_mtime_ns)
+
     for entry in os.scandir(folder):
         if not entry.is_file() or is_ignored(entry.name):  # subfolders (processed/, rejected/) too
             continue
@@ -160,13 +168,11 @@ def scan(folder: Path, previous: dict[str, Snapshot],
         seen[entry.name] = now
         name = entry.name.lower()
         if quiet_seconds <= 0 or not name.endswith(SUPPORTED_SUFFIXES) or name.endswith(TRUNCATION_SILENT_SUFFIXES) \
-                or now_ns - max(stat.st_ctime_ns, stat.st_mtime_ns) < quiet_seconds * 1e9:
+                or untouched_ns(stat) < quiet_seconds * 1e9:
             continue  # an unsupported name too: rejected only once unchanged on two looks
-        if margin_ns == -1:
-            margin_ns = folder_time_margin_ns(folder)
-        fresh = fresh_stat(entry.path) if margin_ns is not None else None
+        fresh = fresh_stat(entry.path) if margin_ns() is not None else None
         if fresh is None or (fresh.st_size, fresh.st_mtime_ns) != now or \
-                now_ns - max(fresh.st_ctime_ns, fresh.st_mtime_ns) < quiet_seconds * 1e9 + margin_ns:
+                untouched_ns(fresh) < quiet_seconds * 1e9 + margin_ns():
             continue
         del seen[entry.name]
         stable.append((now[1], Path(entry.path)))
