@@ -153,6 +153,8 @@ def _locate_header(df: pd.DataFrame) -> pd.DataFrame:
 
 def _parse_counts(column: pd.Series) -> pd.Series:
     """Numbers, also when saved as text with thousands separators ('1,234', '1.234', '1 234')."""
+    if column.dtype.kind in "iu" and not column.hasnans:  # whole numbers already, as exports store them
+        return column
     text = column.astype(str).str.strip()
     grouped = text.str.fullmatch(r"\d{1,3}(?:[.,\s\u00a0]\d{3})+")
     text = text.where(~grouped, text.str.replace(r"[.,\s\u00a0]", "", regex=True))
@@ -235,6 +237,8 @@ def _no_saved_value(row: int, formula: str, more: str = "") -> str:
 
 def _is_blank(column: pd.Series) -> pd.Series:
     """Empty cells, and text cells holding only spaces."""
+    if pd.api.types.is_numeric_dtype(column):  # no text in it
+        return column.isna()
     return column.isna() | column.map(lambda v: isinstance(v, str) and not v.strip())
 
 

@@ -4,7 +4,9 @@ A file is read only once it is stable: the same size and modification time on tw
 sensor tick apart, so a half-copied file is not read. A file nothing has written to or changed
 for a quiet time (2 s unless set; its status-change time, which copy tools cannot set back) is
 taken at the first look instead, but only if it is a valid export then: one that is not (a
-copy that paused) waits for the second look rather than be rejected half-written. No CSV and
+copy that paused) waits for the second look rather than be rejected half-written. A look
+that sees files changing within the last few seconds waits until they are quiet (at most
+`SETTLE_SECONDS`) and looks again, so a drop is taken at the look that sees it. No CSV and
 no unsupported name is taken early (a CSV cut short still reads, with rows missing), and no
 file is when the folder's file system keeps another time than this machine (a share whose
 clock lags would make a file being written look quiet), which a probe file written and
@@ -36,6 +38,8 @@ EMPTY_GRACE_NS = 60 * 10**9  # an empty file is given a minute to get its bytes,
 # A valid file untouched this long is taken at the first look that sees it, ~3 s sooner on
 # average than waiting for the next look (5 s apart)
 QUIET_SECONDS = 2.0
+# A look that sees files changing waits up to this long for them to be quiet, then looks again
+SETTLE_SECONDS = 3.0
 TRUNCATION_SILENT_SUFFIXES = (".csv",)  # a half-copied file of these reads without an error
 CLOCK_PROBE_PREFIX = ".intelli-clock-probe-"  # hidden: never taken as an export
 CLOCK_TOLERANCE_NS = 10**9  # a file system whose time is off by more is not trusted
@@ -137,6 +141,13 @@ def fresh_stat(path: str) -> os.stat_result | None:
         os.close(fd)
 
 
+def may_be_taken_early(name: str) -> bool:
+    """Not a CSV (read without an error when cut short), nor an unsupported name (rejected
+    only once unchanged on two looks)."""
+    name = name.lower()
+    return name.endswith(SUPPORTED_SUFFIXES) and not name.endswith(TRUNCATION_SILENT_SUFFIXES)
+
+
 def scan(folder: Path, previous: dict[str, Snapshot],
          quiet_seconds: float = QUIET_SECONDS) -> tuple[list[Path], dict[str, Snapshot], set[str]]:
     """(files stable at this look, oldest first; what to remember for the next look; the names
@@ -166,10 +177,8 @@ def scan(folder: Path, previous: dict[str, Snapshot],
             stable.append((now[1], Path(entry.path)))
             continue
         seen[entry.name] = now
-        name = entry.name.lower()
-        if quiet_seconds <= 0 or not name.endswith(SUPPORTED_SUFFIXES) or name.endswith(TRUNCATION_SILENT_SUFFIXES) \
-                or untouched_ns(stat) < quiet_seconds * 1e9:
-            continue  # an unsupported name too: rejected only once unchanged on two looks
+        if quiet_seconds <= 0 or not may_be_taken_early(entry.name) or untouched_ns(stat) < quiet_seconds * 1e9:
+            continue
         fresh = fresh_stat(entry.path) if margin_ns() is not None else None
         if fresh is None or (fresh.st_size, fresh.st_mtime_ns) != now or \
                 untouched_ns(fresh) < quiet_seconds * 1e9 + margin_ns():
@@ -178,6 +187,27 @@ def scan(folder: Path, previous: dict[str, Snapshot],
         stable.append((now[1], Path(entry.path)))
         early.add(entry.name)
     return [path for _, path in sorted(stable)], seen, early
+
+
+def seconds_until_quiet(folder: Path, seen: dict[str, Snapshot], quiet_seconds: float) -> float:
+    """How long a look may wait to take the files it saw changing by the quiet rule: until
+    the last of them that may be taken early has been quiet long enough, if that is within
+    `SETTLE_SECONDS` (0: none to wait for). A file dropped just before a look is then taken
+    at that look, not at the next one ~5 s later; one still being written after the wait is
+    left for the next look, as before."""
+    names = [name for name in seen if may_be_taken_early(name)]
+    if quiet_seconds <= 0 or not names or (margin_ns := folder_time_margin_ns(folder)) is None:
+        return 0.0
+    now_ns, waits = time.time_ns(), [0.0]
+    for name in names:
+        try:
+            stat = os.stat(folder / name)
+        except OSError:
+            continue
+        wait_ns = quiet_seconds * 1e9 + margin_ns - (now_ns - max(stat.st_ctime_ns, stat.st_mtime_ns))
+        if wait_ns <= SETTLE_SECONDS * 1e9:
+            waits.append(wait_ns / 1e9)
+    return max(waits)
 
 
 def unique_target(folder: Path, name: str) -> Path:

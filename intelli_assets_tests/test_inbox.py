@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import NamedTuple
 import dagster as dg
 import pytest
 
+from intelli_assets import inbox as inbox_module
 from intelli_assets.charts import CHARTS
 from intelli_assets.client.documents import TERMINATE
 from intelli_assets.dataset import file_sha256
@@ -146,7 +148,9 @@ def settle(path: Path, seconds: float) -> None:
              message="the clock did not move")
 
 
-def test_a_file_untouched_for_the_quiet_time_is_taken_at_the_first_look_a_csv_or_a_recent_change_waits(tmp_path):
+def test_a_file_untouched_for_the_quiet_time_is_taken_at_the_first_look_a_csv_or_a_recent_change_waits(
+        tmp_path, monkeypatch):
+    monkeypatch.setattr(inbox_module, "SETTLE_SECONDS", 0)  # the look's wait for new files: the next test
     box = tmp_path / "inbox"
     write_sample_workbook(box / "settled.xlsx", seed=70)
     write_sample_workbook(box / "old-date.xlsx", seed=71)
@@ -166,6 +170,33 @@ def test_a_file_untouched_for_the_quiet_time_is_taken_at_the_first_look_a_csv_or
     assert sorted(r.tags["intelli/source"] for r in second.run_requests) == ["old-date.xlsx", "results.csv"]
     assert sorted(p.name for p in (box / "processed").iterdir()) == ["old-date.xlsx", "results.csv", "settled.xlsx"]
     assert sorted(p.name for p in (box / "rejected").iterdir()) == ["notes.pdf", "notes.pdf.reason.txt"]
+
+
+def test_a_file_dropped_just_before_a_look_is_taken_at_that_look_and_one_still_being_written_is_not(tmp_path):
+    box = tmp_path / "inbox"
+    write_sample_workbook(box / "growing.xlsx", seed=73)
+    writing = threading.Event()
+
+    def keep_writing() -> None:  # a copy still going on: the file changes every 0.2 s
+        while not writing.wait(0.2):
+            (box / "growing.xlsx").touch()
+
+    writer = threading.Thread(target=keep_writing)
+    writer.start()
+    try:
+        write_sample_workbook(box / "dropped.xlsx", seed=74)  # just now, as a look begins
+        write_results_list_csv(box / "results.csv", sample_families(40, seed=75))
+        with dg.instance_for_test() as instance:
+            started = time.monotonic()
+            result = tick(instance, box, None, quiet_seconds=1)
+            took = time.monotonic() - started
+    finally:
+        writing.set()
+        writer.join()
+    assert [r.tags["intelli/source"] for r in result.run_requests] == ["dropped.xlsx"]  # at this look
+    assert 0.5 < took < inbox_module.SETTLE_SECONDS + 5  # it waited for the file to be quiet, boundedly
+    assert sorted(json.loads(result.cursor)) == ["growing.xlsx", "results.csv"]  # for the next looks
+    assert sorted(p.name for p in box.iterdir() if p.is_file()) == ["growing.xlsx", "results.csv"]
 
 
 def test_a_quiet_file_that_is_not_valid_yet_waits_for_the_second_look_instead_of_being_rejected(tmp_path):
@@ -211,7 +242,6 @@ def test_quiet_seconds_come_from_the_environment_and_a_bad_value_moves_no_file(t
 def test_a_folder_whose_clock_is_behind_ours_gets_no_quiet_rule(tmp_path, monkeypatch):
     """A network share whose clock lags would make a file being written look quiet: the
     probe written at the look shows the lag, and the file waits for a second look."""
-    from intelli_assets import inbox as inbox_module
 
     box = tmp_path / "inbox"
     box.mkdir()
@@ -230,7 +260,6 @@ def test_a_folder_whose_clock_is_behind_ours_gets_no_quiet_rule(tmp_path, monkey
 def test_the_quiet_rule_asks_the_file_system_again_and_allows_for_coarse_or_lagging_clocks(tmp_path, monkeypatch):
     from types import SimpleNamespace
 
-    from intelli_assets import inbox as inbox_module
 
     box = tmp_path / "inbox"
     box.mkdir()

@@ -32,7 +32,8 @@ def test_the_postgres_instance_is_the_sqlite_one_with_another_storage():
     assert set(sqlite) == set(postgres)
     for section in sorted(set(sqlite) - {"storage"}):
         assert postgres[section] == sqlite[section], f"section {section!r} differs: change both files"
-    assert list(sqlite["storage"]) == ["sqlite"]
+    assert list(sqlite["storage"]) == ["custom"]  # Dagster's SQLite storage, connections kept (test_sqlite_storage.py)
+    assert sqlite["storage"]["custom"]["class"] == "PooledSqliteStorage"
     assert list(postgres["storage"]) == ["postgres"]
 
 

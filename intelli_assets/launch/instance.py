@@ -14,6 +14,7 @@ import dagster as dg
 
 from intelli_assets.artifacts import instance_home
 from intelli_assets.defs.runs.ownership import fail_orphaned_runs
+from intelli_assets.errors import IntelliError
 
 INSTANCE_TEMPLATE = Path(__file__).resolve().parent.parent / "dagster.yaml"
 POOL_LIMITS = {"ingestion_io": 4, "charts_cpu": 2, "ai": 2}  # the old backend's Celery queue sizes
@@ -82,7 +83,10 @@ def open_instance() -> dg.DagsterInstance:
     failed so they hold no pool slot."""
     home = prepare_home()
     with setup_lock(home):
-        instance = dg.DagsterInstance.get()
+        try:
+            instance = dg.DagsterInstance.get()
+        except dg.DagsterInvalidConfigError as exc:  # a typo in dagster.yaml: say so, not a traceback
+            raise IntelliError(f"{home / 'dagster.yaml'}: {exc}") from None
         instance.get_runs(limit=1)  # run storage, event index and schedule tables, created now
         instance.all_instigator_state()
         with database_lock(instance):

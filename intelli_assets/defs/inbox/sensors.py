@@ -15,7 +15,14 @@ from intelli_assets.defs.common.resources import ArtifactStore
 from intelli_assets.defs.inbox.batch import BATCH_JOB_NAME, batch_runtime_tag, inbox_batch_job
 from intelli_assets.defs.jobs import dataset_charts_job
 from intelli_assets.defs.runs.tags import BATCH_SIZE_TAG
-from intelli_assets.inbox import inbox_batch_runs, inbox_folder, inbox_quiet_seconds, scan, snapshot
+from intelli_assets.inbox import (
+    inbox_batch_runs,
+    inbox_folder,
+    inbox_quiet_seconds,
+    scan,
+    seconds_until_quiet,
+    snapshot,
+)
 from intelli_assets.launch import Intake, file_owner, inbox_run_request, select_charts, take_from_inbox
 
 # A tick takes files in until either bound (checked between files: one slow file can pass
@@ -77,7 +84,8 @@ def batch_run_requests(taken: list[tuple[Intake, str]], runs: int) -> list[dg.Ru
 def inbox(context: dg.SensorEvaluationContext, inbox_folder: InboxFolder, store: ArtifactStore) -> dg.SensorResult:
     """Picks up *.xlsx/*.csv exports and *.lens.json queries once they are stable (the same size
     and mtime on two ticks; or valid and untouched for `quiet_seconds`, where the folder keeps
-    this machine's time, and not a CSV: see `intelli_assets/inbox.py`), skips
+    this machine's time, and not a CSV, waiting up to a few seconds within the tick for files
+    just dropped: see `intelli_assets/inbox.py`), skips
     hidden, lock and partial files, and moves each file it reads to processed/ or to
     rejected/ (with NAME.reason.txt). New content adds a dataset partition and requests one job
     (source -> dataset -> every chart); the same content under any name adds nothing, except a
@@ -89,6 +97,11 @@ def inbox(context: dg.SensorEvaluationContext, inbox_folder: InboxFolder, store:
     previous = {name: tuple(snap) for name, snap in json.loads(context.cursor or "{}").items()}
     quiet_seconds = inbox_quiet_seconds(inbox_folder.quiet_seconds)
     stable, pending, early = scan(folder, previous, quiet_seconds)
+    if settle := seconds_until_quiet(folder, pending, quiet_seconds):  # files just dropped: taken at this look
+        context.log.info(f"{len(pending)} files changed within the last {quiet_seconds:g} s; looking again "
+                         f"in {settle:.1f} s")
+        time.sleep(settle)
+        stable, pending, early = scan(folder, previous, quiet_seconds)
     started = time.monotonic()
     known = set(context.instance.get_dynamic_partitions(datasets_partitions.name))
     new_keys: list[str] = []
