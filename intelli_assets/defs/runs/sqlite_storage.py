@@ -135,34 +135,28 @@ class KeptSqliteEventLogStorage(SqliteEventLogStorage):
         dispose_engines(self._base_dir)
 
 
-class KeptSqliteRunStorage(SqliteRunStorage):
+class KeptConnect:
+    """`connect()` of Dagster's one-file SQLite storages (runs, schedules), through a kept engine."""
+
+    synchronous = SYNCHRONOUS_LEVELS[0]
+    _conn_string: str
+
+    @contextmanager
+    def connect(self) -> Iterator[db.Connection]:
+        with transaction(kept_engine(self._conn_string, self.synchronous)) as conn:
+            yield conn
+
+    def dispose(self) -> None:
+        super().dispose()  # type: ignore[misc]  # the storage class it is mixed into
+        dispose_engines(db.make_url(self._conn_string).database or "")
+
+
+class KeptSqliteRunStorage(KeptConnect, SqliteRunStorage):
     """Dagster's runs file, through a kept engine."""
 
-    synchronous = SYNCHRONOUS_LEVELS[0]
 
-    @contextmanager
-    def connect(self) -> Iterator[db.Connection]:
-        with transaction(kept_engine(self._conn_string, self.synchronous)) as conn:
-            yield conn
-
-    def dispose(self) -> None:
-        super().dispose()
-        dispose_engines(db.make_url(self._conn_string).database or "")
-
-
-class KeptSqliteScheduleStorage(SqliteScheduleStorage):
+class KeptSqliteScheduleStorage(KeptConnect, SqliteScheduleStorage):
     """Dagster's schedules and sensor ticks file, through a kept engine."""
-
-    synchronous = SYNCHRONOUS_LEVELS[0]
-
-    @contextmanager
-    def connect(self) -> Iterator[db.Connection]:
-        with transaction(kept_engine(self._conn_string, self.synchronous)) as conn:
-            yield conn
-
-    def dispose(self) -> None:
-        super().dispose()
-        dispose_engines(db.make_url(self._conn_string).database or "")
 
 
 class PooledSqliteStorage(DagsterSqliteStorage):
