@@ -40,6 +40,7 @@ EMPTY_GRACE_NS = 60 * 10**9  # an empty file is given a minute to get its bytes,
 QUIET_SECONDS = 2.0
 # A look that sees files changing waits up to this long for them to be quiet, then looks again
 SETTLE_SECONDS = 3.0
+SETTLE_SLACK_SECONDS = 0.1  # the second look reads the clocks again: a hair short would miss
 TRUNCATION_SILENT_SUFFIXES = (".csv",)  # a half-copied file of these reads without an error
 CLOCK_PROBE_PREFIX = ".intelli-clock-probe-"  # hidden: never taken as an export
 CLOCK_TOLERANCE_NS = 10**9  # a file system whose time is off by more is not trusted
@@ -205,8 +206,8 @@ def seconds_until_quiet(folder: Path, seen: dict[str, Snapshot], quiet_seconds: 
         except OSError:
             continue
         wait_ns = quiet_seconds * 1e9 + margin_ns - (now_ns - max(stat.st_ctime_ns, stat.st_mtime_ns))
-        if wait_ns <= SETTLE_SECONDS * 1e9:
-            waits.append(wait_ns / 1e9)
+        if 0 < wait_ns <= SETTLE_SECONDS * 1e9:  # quiet already (changed since the scan?): no wait
+            waits.append(wait_ns / 1e9 + SETTLE_SLACK_SECONDS)
     return max(waits)
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 import shutil
 import sqlite3
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -22,6 +24,7 @@ from intelli_assets.defs.runs.sqlite_storage import (
 )
 from intelli_assets_tests.postgres import INSTANCE_CONFIGS
 from intelli_assets_tests.test_cli import intelli
+from intelli_assets_tests.waiting import wait_for
 
 PLAIN_SQLITE = "storage:\n  sqlite:\n    base_dir: {home}\n"
 
@@ -168,3 +171,70 @@ def test_the_storage_accepts_sqlites_levels_in_any_case(tmp_path, level):
     storage = PooledSqliteStorage.from_local(str(tmp_path / "home"), synchronous=level)
     assert storage.run_storage.synchronous == level.upper()
     storage.dispose()
+
+
+def test_a_runs_file_is_folded_back_when_the_run_ends_and_the_live_log_sees_every_event(tmp_path):
+    home = project_home(tmp_path)
+
+    @dg.asset
+    def one() -> int:
+        return 1
+
+    with instance_at(home) as writer, instance_at(home) as watcher:
+        run = new_run(writer)
+        seen: list[str] = []
+        watcher.watch_event_logs(run.run_id, None, lambda record, _cursor: seen.append(record.message))
+        for i in range(3):  # the UI's live run log: each event seen as it is written, not at the run's end
+            writer.report_engine_event(f"live {i}", run)
+            wait_for(lambda i=i: f"live {i}" in seen, timeout=20, message=f"live {i} not seen: {seen}")
+        shard = Path(writer.event_log_storage.path_for_shard(run.run_id))
+        assert Path(f"{shard}-wal").exists()  # kept open while the run writes
+        result = dg.materialize([one], instance=writer)
+        done = Path(writer.event_log_storage.path_for_shard(result.run_id))
+        assert not Path(f"{done}-wal").exists()  # the run ended: its file closed, the log folded back
+        with sqlite3.connect(done) as raw:
+            stored = raw.execute("SELECT count(*) FROM event_logs").fetchone()[0]
+        assert stored == len(writer.all_logs(result.run_id)) > 5
+
+
+def test_a_process_that_exits_leaves_each_file_whole_without_its_write_ahead_log(tmp_path):
+    home = project_home(tmp_path)
+    code = ("import dagster as dg\n"
+            "i = dg.DagsterInstance.get()\n"
+            "run = i.create_run_for_job(dg.GraphDefinition(name='nothing', node_defs=[]).to_job())\n"
+            "i.report_engine_event('from a process that then exits', run)\n"
+            "print(run.run_id)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                          env={**os.environ, "DAGSTER_HOME": str(home)}, timeout=120)
+    run_id = done.stdout.strip()
+    assert sorted(p.name for p in (home / "history").rglob("*-wal")) == []
+    with sqlite3.connect(home / "history" / "runs.db") as raw:  # the file alone holds the run
+        assert raw.execute("SELECT count(*) FROM runs WHERE run_id = ?", (run_id,)).fetchone()[0] == 1
+
+
+def test_a_fork_while_a_connection_is_kept_leaves_the_files_whole(tmp_path):
+    """SQLite's rule: no connection open across a fork. The parent keeps one, forks, and then
+    the two processes write the same files at once."""
+    home = project_home(tmp_path)
+    with instance_at(home) as instance:
+        run = new_run(instance)
+        instance.report_engine_event("before the fork", run)
+        pid = os.fork()
+        if pid == 0:
+            status = 1
+            try:
+                inherited = [key for key in sqlite_storage._engines if key[0] == os.getppid()]
+                for i in range(150):
+                    instance.report_engine_event(f"child {i}", run)
+                status = 0 if inherited == [] else 3  # closed before the fork, none inherited
+            finally:
+                os._exit(status)
+        for i in range(150):
+            instance.report_engine_event(f"parent {i}", run)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        messages = engine_events(instance, run.run_id)
+    assert len(messages) == 301 and len(set(messages)) == 301
+    for database in [*(home / "history" / "runs").glob("*.db"), home / "history" / "runs.db"]:
+        with sqlite3.connect(database) as raw:
+            assert raw.execute("PRAGMA integrity_check").fetchone()[0] == "ok", database

@@ -86,7 +86,8 @@ def open_instance() -> dg.DagsterInstance:
         try:
             instance = dg.DagsterInstance.get()
         except dg.DagsterInvalidConfigError as exc:  # a typo in dagster.yaml: say so, not a traceback
-            raise IntelliError(f"{home / 'dagster.yaml'}: {exc}") from None
+            problems = "; ".join(error.message for error in exc.errors) or str(exc)
+            raise IntelliError(f"{home / 'dagster.yaml'}: {problems}") from None
         instance.get_runs(limit=1)  # run storage, event index and schedule tables, created now
         instance.all_instigator_state()
         with database_lock(instance):

@@ -97,9 +97,12 @@ def inbox(context: dg.SensorEvaluationContext, inbox_folder: InboxFolder, store:
     previous = {name: tuple(snap) for name, snap in json.loads(context.cursor or "{}").items()}
     quiet_seconds = inbox_quiet_seconds(inbox_folder.quiet_seconds)
     stable, pending, early = scan(folder, previous, quiet_seconds)
-    if settle := seconds_until_quiet(folder, pending, quiet_seconds):  # files just dropped: taken at this look
-        context.log.info(f"{len(pending)} files changed within the last {quiet_seconds:g} s; looking again "
-                         f"in {settle:.1f} s")
+    # files new since the last look, just dropped: waited for and taken at this look (one that
+    # was there already and changed since is still being written: the next looks take it)
+    dropped = {name: snap for name, snap in pending.items() if name not in previous}
+    if settle := seconds_until_quiet(folder, dropped, quiet_seconds):
+        context.log.info(f"{len(dropped)} new files changed within the last {quiet_seconds:g} s; looking "
+                         f"again in {settle:.1f} s")
         time.sleep(settle)
         stable, pending, early = scan(folder, previous, quiet_seconds)
     started = time.monotonic()

@@ -13,9 +13,14 @@ so a home moves between the two freely.
   crash of the machine may lose the last transactions (as it may the chart files written
   just before it, which are not synced either). FULL syncs the log at every commit, as
   Dagster's own SQLite storage does: power-cut durable, ~5% slower for a batch of charts.
-- Forked processes (run workers forked from the warm process) never touch an engine of the
-  process they were forked from: engines are looked up by process id, and the parent's are
-  neither used nor closed in the child.
+- No connection is open across a fork (SQLite's rule: a child's own connections to a file its
+  parent had open would skip their locks): a process closes its idle connections before any
+  `os.fork()` (the warm process forks run workers), and engines are looked up by process id,
+  so a child never uses one it inherited. A run's own file is closed when the run ends, and
+  every file at a normal exit (a forked worker, which ends with `os._exit`, closes them
+  first): closing folds a file's write-ahead log back into it and removes the log.
+- Dagster's live run log (the UI's) watches a run's file for changes; with a connection kept,
+  commits land in its write-ahead log, so the watcher is woken by either.
 - A kept connection is checked against its file at each use: a database file replaced or
   removed since (a home wiped and created again) is opened afresh, never written through a
   connection to a deleted file.
@@ -25,10 +30,11 @@ so a home moves between the two freely.
 
 from __future__ import annotations
 
+import atexit
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -41,14 +47,18 @@ from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
     INDEX_SHARD_NAME,
     SQLITE_BUSY_TIMEOUT_SECONDS,
     SqliteEventLogStorage,
+    SqliteEventLogStorageWatchdog,
 )
 from dagster._core.storage.runs.sqlite.sqlite_run_storage import SqliteRunStorage
 from dagster._core.storage.schedules.sqlite.sqlite_schedule_storage import SqliteScheduleStorage
 from dagster._core.storage.sqlite_storage import DagsterSqliteStorage
 from sqlalchemy import event, exc
+from watchdog.events import FileSystemEvent, PatternMatchingEventHandler
+from watchdog.observers import Observer
 
 MAX_ENGINES = 16
 SYNCHRONOUS_LEVELS = ("NORMAL", "FULL", "EXTRA")
+RUN_ENDED = {dg.DagsterEventType.RUN_SUCCESS, dg.DagsterEventType.RUN_FAILURE, dg.DagsterEventType.RUN_CANCELED}
 
 _engines: OrderedDict[tuple[int, str, str], db.Engine] = OrderedDict()
 _engines_lock = threading.Lock()
@@ -94,13 +104,21 @@ def same_file(record: Any, path: str) -> None:
         raise exc.DisconnectionError(f"{path} was replaced since this connection opened it")
 
 
-def dispose_engines(under: str) -> None:
-    """Close this process's engines for the files at or under a path (a storage disposed)."""
-    under = os.path.abspath(under)
+def close_engines(where: Callable[[str], bool] = lambda _path: True) -> None:
+    """Close this process's engines for the files `where` says (default: all). Closing the last
+    connection to a file checkpoints its write-ahead log into it and removes the log."""
     with _engines_lock:
         for key in [k for k in _engines if k[0] == os.getpid()]:
-            if os.path.abspath(_engines[key].url.database or "").startswith(under):
+            if where(os.path.abspath(_engines[key].url.database or "")):
                 _engines.pop(key).dispose()
+
+
+# SQLite's rule: no connection may be open across a fork (a child's own connections to the
+# same file would then skip its locks). Idle connections are closed before any os.fork() (the
+# warm process forks run workers), and all of them at a normal exit, which also folds each
+# write-ahead log back into its file.
+os.register_at_fork(before=close_engines)
+atexit.register(close_engines)
 
 
 @contextmanager
@@ -130,9 +148,37 @@ class KeptSqliteEventLogStorage(SqliteEventLogStorage):
         with engine.connect() as conn:
             return bool(engine.dialect.has_table(conn, table_name))
 
+    def store_event(self, event: dg.EventLogEntry) -> None:
+        super().store_event(event)
+        if event.dagster_event is not None and event.dagster_event.event_type in RUN_ENDED:
+            # its file is done with: closed now, so its write-ahead log goes back into it
+            shard = os.path.abspath(self.path_for_shard(event.run_id))
+            close_engines(lambda path: path == shard)
+
+    def watch(self, run_id: str, cursor: str | None, callback: Callable) -> None:
+        """As Dagster's (the UI's live run log), also woken by the run's write-ahead log: with
+        a connection kept, commits land there, not in the database file it watches."""
+        if not self._obs:
+            self._obs = Observer()
+            self._obs.start()
+        watchdog = RunLogWatchdog(self, run_id, callback, cursor)
+        self._watchers[run_id][callback] = (watchdog, self._obs.schedule(watchdog, self._base_dir, recursive=True))
+
     def dispose(self) -> None:
         super().dispose()
-        dispose_engines(self._base_dir)
+        directory = os.path.abspath(self._base_dir)
+        close_engines(lambda path: os.path.dirname(path) == directory)
+
+
+class RunLogWatchdog(SqliteEventLogStorageWatchdog):
+    """Dagster's watcher of one run's events, woken by its database file or its write-ahead log."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        PatternMatchingEventHandler.__init__(self, patterns=[self._log_path, self._log_path + "-wal"])
+
+    def on_modified(self, event: FileSystemEvent) -> None:
+        self._process_log()
 
 
 class KeptConnect:
@@ -148,7 +194,8 @@ class KeptConnect:
 
     def dispose(self) -> None:
         super().dispose()  # type: ignore[misc]  # the storage class it is mixed into
-        dispose_engines(db.make_url(self._conn_string).database or "")
+        database = os.path.abspath(db.make_url(self._conn_string).database or "")
+        close_engines(lambda path: path == database)
 
 
 class KeptSqliteRunStorage(KeptConnect, SqliteRunStorage):

@@ -68,6 +68,7 @@ def become_worker(log_path: str) -> None:
 def spare_main(request_fd: int, log_path: str) -> None:
     """In a spare: start the run's browser, wait for the run's arguments, run it; never returns."""
     from intelli_assets.defs.charts.resources import ChartRenderer
+    from intelli_assets.defs.runs.sqlite_storage import close_engines
     from intelli_assets.rendering.prestarted import defer_closing, discard_prestarted, prestart
 
     become_worker(log_path)
@@ -96,6 +97,7 @@ def spare_main(request_fd: int, log_path: str) -> None:
         traceback.print_exc()
     finally:
         discard_prestarted()  # a run that drew no chart: its browser goes now
+        close_engines()  # os._exit runs no atexit: its SQLite logs are folded back now
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)
@@ -156,9 +158,11 @@ def warm_up(instance_ref: str | None) -> None:
     try:
         if instance_ref:  # the storage modules (SQLAlchemy, the backend's dialect: ~0.7 s a run)
             instance = dg.DagsterInstance.from_ref(dg.deserialize_value(instance_ref))
-            instance.get_runs(limit=1)
-            instance.get_latest_materialization_event(dg.AssetKey(["charts", "warm-up"]))
-            instance.dispose()
+            try:
+                instance.get_runs(limit=1)
+                instance.get_latest_materialization_event(dg.AssetKey(["charts", "warm-up"]))
+            finally:  # no database connection may stay open in the process workers are forked from
+                instance.dispose()
         warm_chart_building()
     except Exception:  # noqa: BLE001 - the runs will load it themselves
         traceback.print_exc()
