@@ -1,6 +1,7 @@
 """Keeping the instance's SQLite files open while a process writes a run's events.
 
-Dagster's SQLite storages open a new connection for every event and close it after the commit
+For a home still on `storage: sqlite:` (the project's dagster.yaml keeps its connections
+anyway: `sqlite_storage.py`). Dagster's SQLite storages open a new connection for every event and close it after the commit
 (no pool). Closing the last connection to a database in WAL mode checkpoints its log into the
 database (two more fsyncs) and deletes it, and the next event creates it again: most of an
 event's cost when several runs write at once. While `sqlite_files_kept_open()` lasts, this

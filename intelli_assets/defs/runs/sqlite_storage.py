@@ -15,8 +15,9 @@ so a home moves between the two freely.
   Dagster's own SQLite storage does: power-cut durable, ~5% slower for a batch of charts.
 - No connection is open across a fork (SQLite's rule: a child's own connections to a file its
   parent had open would skip their locks): a process closes its idle connections before any
-  `os.fork()` (the warm process forks run workers), and engines are looked up by process id,
-  so a child never uses one it inherited. A run's own file is closed when the run ends, and
+  `os.fork()` (the warm process, single-threaded, forks run workers; a connection another
+  thread is using at that moment could not be closed), and engines are looked up by process
+  id, so a child never uses one it inherited. A run's own file is closed when the run ends, and
   every file at a normal exit (a forked worker, which ends with `os._exit`, closes them
   first): closing folds a file's write-ahead log back into it and removes the log.
 - Dagster's live run log (the UI's) watches a run's file for changes; with a connection kept,

@@ -153,6 +153,7 @@ def warm_up(instance_ref: str | None) -> None:
     """Load what every run loads lazily, once; a failure here only costs speed."""
     import dagster as dg
 
+    from intelli_assets.defs.runs.sqlite_storage import close_engines
     from intelli_assets.warmup import warm_chart_building
 
     try:
@@ -163,6 +164,7 @@ def warm_up(instance_ref: str | None) -> None:
                 instance.get_latest_materialization_event(dg.AssetKey(["charts", "warm-up"]))
             finally:  # no database connection may stay open in the process workers are forked from
                 instance.dispose()
+                close_engines()  # the schedules file too, which the instance's dispose leaves open
         warm_chart_building()
     except Exception:  # noqa: BLE001 - the runs will load it themselves
         traceback.print_exc()
