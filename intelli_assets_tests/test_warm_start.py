@@ -195,8 +195,8 @@ def test_the_zygote_forks_a_worker_ahead_with_or_without_its_browser_and_all_go_
         assert json.loads(zygote.stdout.readline())["ready"] is True
         (worker,) = wait_for(lambda: children(zygote.pid), timeout=30, message="no worker forked ahead")
         if prestart:
-            wait_for(lambda: browsers_of(worker), timeout=60, message="the worker started no browser")
-            browser = browsers_of(worker)[0]
+            # the value found, not a second look: the browser's launcher execs, so a look can miss it
+            browser = wait_for(lambda: browsers_of(worker), timeout=60, message="the worker started no browser")[0]
         else:
             time.sleep(3)  # long enough for a browser to have appeared (the other case waits for it)
             assert browsers_of(worker) == []
