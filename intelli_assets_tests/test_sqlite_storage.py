@@ -238,3 +238,16 @@ def test_a_fork_while_a_connection_is_kept_leaves_the_files_whole(tmp_path):
     for database in [*(home / "history" / "runs").glob("*.db"), home / "history" / "runs.db"]:
         with sqlite3.connect(database) as raw:
             assert raw.execute("PRAGMA integrity_check").fetchone()[0] == "ok", database
+
+
+def test_intelli_run_exits_leaving_no_write_ahead_log_behind(tmp_path):
+    """The CLI ends with os._exit (no interpreter teardown, no atexit): it closes the files itself."""
+    from intelli_assets.sample_workbook import write_sample_workbook
+
+    home = project_home(tmp_path)
+    workbook = write_sample_workbook(tmp_path / "landscape.xlsx")
+    result = intelli("run", str(workbook), "--charts", "top_patent_countries", home=home)
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in home.rglob("*.db-wal")) == []
+    with sqlite3.connect(home / "history" / "runs.db") as raw:  # the file alone holds the run
+        assert raw.execute("SELECT status FROM runs").fetchall() == [("SUCCESS",)]
