@@ -142,6 +142,11 @@ def fresh_stat(path: str) -> os.stat_result | None:
         os.close(fd)
 
 
+def untouched_ns(stat: os.stat_result, now_ns: int) -> int:
+    """How long nothing has written to or changed a file (copy tools cannot set ctime back)."""
+    return now_ns - max(stat.st_ctime_ns, stat.st_mtime_ns)
+
+
 def may_be_taken_early(name: str) -> bool:
     """Not a CSV (read without an error when cut short), nor an unsupported name (rejected
     only once unchanged on two looks)."""
@@ -161,9 +166,6 @@ def scan(folder: Path, previous: dict[str, Snapshot],
     now_ns = time.time_ns()
     margin_ns = functools.cache(lambda: folder_time_margin_ns(folder))  # probed once, if a file may be quiet
 
-    def untouched_ns(stat: os.stat_result) -> int:
-        return now_ns - max(stat.st_ctime_ns, stat.st_mtime_ns)
-
     for entry in os.scandir(folder):
         if not entry.is_file() or is_ignored(entry.name):  # subfolders (processed/, rejected/) too
             continue
@@ -178,11 +180,11 @@ def scan(folder: Path, previous: dict[str, Snapshot],
             stable.append((now[1], Path(entry.path)))
             continue
         seen[entry.name] = now
-        if quiet_seconds <= 0 or not may_be_taken_early(entry.name) or untouched_ns(stat) < quiet_seconds * 1e9:
+        if quiet_seconds <= 0 or not may_be_taken_early(entry.name) or untouched_ns(stat, now_ns) < quiet_seconds * 1e9:
             continue
         fresh = fresh_stat(entry.path) if margin_ns() is not None else None
         if fresh is None or (fresh.st_size, fresh.st_mtime_ns) != now or \
-                untouched_ns(fresh) < quiet_seconds * 1e9 + margin_ns():
+                untouched_ns(fresh, now_ns) < quiet_seconds * 1e9 + margin_ns():
             continue
         del seen[entry.name]
         stable.append((now[1], Path(entry.path)))
@@ -205,7 +207,7 @@ def seconds_until_quiet(folder: Path, seen: dict[str, Snapshot], quiet_seconds: 
             stat = os.stat(folder / name)
         except OSError:
             continue
-        wait_ns = quiet_seconds * 1e9 + margin_ns - (now_ns - max(stat.st_ctime_ns, stat.st_mtime_ns))
+        wait_ns = quiet_seconds * 1e9 + margin_ns - untouched_ns(stat, now_ns)
         if 0 < wait_ns <= SETTLE_SECONDS * 1e9:  # quiet already (changed since the scan?): no wait
             waits.append(wait_ns / 1e9 + SETTLE_SLACK_SECONDS)
     return max(waits)

@@ -226,9 +226,9 @@ def entrypoint() -> None:
     pandas, statsmodels and Dagster takes ~0.8 s and nothing needs it: every file is written
     atomically and closed, and the instance's SQLite connections are closed here."""
     code = main()
-    storage = sys.modules.get("intelli_assets.defs.runs.sqlite_storage")  # loaded with an instance
-    if storage is not None:  # os._exit runs no atexit: the files' write-ahead logs are folded back now
-        storage.close_engines()
+    instance = sys.modules.get("intelli_assets.launch.instance")  # loaded when a command opened one
+    if instance is not None:  # os._exit runs no atexit: its files' write-ahead logs are folded back now
+        instance.close_instance_files()
     try:
         sys.stdout.flush()
         sys.stderr.flush()

@@ -94,3 +94,11 @@ def open_instance() -> dg.DagsterInstance:
             ensure_pool_limits(instance)
             fail_orphaned_runs(instance)
     return instance
+
+
+def close_instance_files() -> None:
+    """Close the SQLite files this process keeps open (see `defs/runs/sqlite_storage.py`), as
+    its exit would: for a process that ends with `os._exit`."""
+    from intelli_assets.defs.runs.sqlite_storage import close_engines
+
+    close_engines()
