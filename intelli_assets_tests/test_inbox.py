@@ -51,7 +51,14 @@ def tick(instance: dg.DagsterInstance, folder: Path, cursor: str | None,
 
 
 def files_in(folder: Path) -> list[str]:
-    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+    """The files in `folder`, without the records of files taken (`.intelli-taken/`)."""
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*")
+                  if p.is_file() and inbox_module.TAKEN not in p.parts)
+
+
+def taken_keys(folder: Path) -> list[str]:
+    """The datasets of the files taken whose run has not been seen yet."""
+    return sorted(record["key"] for _, record in inbox_module.taken_records(folder))
 
 
 def test_the_sensor_reads_only_stable_files_and_sorts_every_file_it_reads(tmp_path):
@@ -80,6 +87,7 @@ def test_the_sensor_reads_only_stable_files_and_sorts_every_file_it_reads(tmp_pa
         assert request.tags["intelli/origin"] == "sensor" and request.tags["intelli/job"]
         assert {k.to_user_string() for k in request.asset_selection} >= {"raw_source", "charts/cpc_treemap"}
         assert json.loads(second.cursor) == {"growing.xlsx": [3000, growing.stat().st_mtime_ns]}  # only pending
+        assert taken_keys(box) == keys  # written down until their runs are seen
         assert files_in(box) == sorted([
             ".hidden.xlsx", "download.xlsx.part", "growing.xlsx", "half.xlsx.crdownload", "processed/Landscape (copy).xlsx",
             "processed/landscape.xlsx", "processed/other.xlsx", "rejected/broken.xlsx", "rejected/broken.xlsx.reason.txt",
@@ -580,6 +588,38 @@ def test_a_broken_file_is_rejected_with_its_reason_and_good_ones_go_through(daem
     reason = (box / "rejected" / "broken.xlsx.reason.txt").read_text()
     assert "broken.xlsx" in reason and "not an Excel workbook" in reason
     assert (box / "rejected" / "broken.xlsx").read_bytes() == b"PK\x03\x04 truncated zip"  # kept, not deleted
+
+
+def test_a_file_taken_by_a_look_whose_run_was_never_created_is_drawn_by_a_later_look(daemon, tmp_path):
+    """What a look leaves when the daemon dies before creating its run: the file moved to
+    processed/, its bytes kept, its record written. The running daemon's next looks draw it."""
+    from intelli_assets.artifacts import ArtifactLayout
+    from intelli_assets.launch import take_from_inbox
+
+    url, home, box, _ = daemon
+    staging = tmp_path / "staging"  # the look runs here: the daemon's own looks must not see the file first
+    write_sample_workbook(staging / "lost.xlsx", seed=41)
+    with open_home(home) as instance:
+        known = set(instance.get_dynamic_partitions("datasets"))
+    intake = take_from_inbox(staging / "lost.xlsx", known, ArtifactLayout(home / "artifacts"), owner="analyst")
+    assert intake.new and not (staging / "lost.xlsx").exists()
+    (box / "processed").mkdir(exist_ok=True)
+    (staging / "processed" / "lost.xlsx").replace(box / "processed" / "lost.xlsx")
+    ((record_path, record),) = inbox_module.taken_records(staging)
+    record.update(moved_to=str(box / "processed" / "lost.xlsx"),
+                  taken_at=time.time() - inbox_module.LOST_AFTER_SECONDS - 1)
+    (box / inbox_module.TAKEN).mkdir(exist_ok=True)
+    (box / inbox_module.TAKEN / record_path.name).write_text(json.dumps(record))
+
+    jobs = wait_for(lambda: finished(home, ["lost.xlsx"]), timeout=300, interval=1, message="the lost file was not drawn")
+    job = jobs["lost.xlsx"]
+    assert job["status"] == "SUCCESS" and job["partition"] == intake.key and len(job["charts"]) == 9
+    assert job["requested_by"] == "analyst"
+    stored_as_in_dagster(daemon, jobs, ["lost.xlsx"])
+    wait_for(lambda: not list((box / inbox_module.TAKEN).glob("*.json")), timeout=60,
+             message="the record outlived its run")
+    with open_home(home) as instance:  # one run, whatever the looks asked meanwhile
+        assert len(instance.get_runs(dg.RunsFilter(tags={"dagster/run_key": intake.key}))) == 1
 
 
 def test_a_file_copied_slowly_is_read_once_complete(daemon, tmp_path):

@@ -3,23 +3,34 @@
 
 from __future__ import annotations
 
+import json
+import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import dagster as dg
 
-from intelli_assets.artifacts import ArtifactLayout, source_record
+from intelli_assets.artifacts import ArtifactLayout, source_record, write_atomic
 from intelli_assets.dataset import file_sha256, partition_key_for
 from intelli_assets.defs.jobs import MAIN_JOB_NAME
 from intelli_assets.defs.runs.tags import (
     JOB_TAG,
     ORIGIN_TAG,
     REQUESTED_BY_TAG,
+    SENSOR_RUN_KEY_TAG,
     SOURCE_TAG,
 )
 from intelli_assets.errors import IntelliError, InvalidSourceError
-from intelli_assets.inbox import move_processed, move_rejected, unsupported_reason
+from intelli_assets.inbox import (
+    LOST_AFTER_SECONDS,
+    move_processed,
+    move_rejected,
+    processed_target,
+    record_taken,
+    taken_records,
+    unsupported_reason,
+)
 from intelli_assets.launch.config import select_charts
 from intelli_assets.sources import LENS_QUERY, source_display_name, validate_source
 
@@ -43,13 +54,14 @@ class Intake:
 
 
 def take_from_inbox(path: Path, known_keys: set[str], layout: ArtifactLayout,
-                    reject_invalid: bool = True) -> Intake | None:
+                    reject_invalid: bool = True, owner: str = "inbox") -> Intake | None:
     """Validate a dropped file and move it out of the inbox: to rejected/ with its reason, or
     to processed/ with its partition key (new only when its content is new). The exact bytes
     of new content are kept in the artifact store now, so what the run reads can no longer
     change, whatever happens to the inbox afterwards. Without `reject_invalid` (a file taken
     early, which may still be on its way), a file with a name or content it would reject, or
-    that cannot be read, is left where it is: None."""
+    that cannot be read, is left where it is: None. A file that wants a run is written down
+    first (`record_taken`, with `owner`, who asked): see `lost_intakes`."""
     reason = unsupported_reason(path)
     kind = None
     if reason is None:
@@ -74,10 +86,74 @@ def take_from_inbox(path: Path, known_keys: set[str], layout: ArtifactLayout,
             reason = f"{path.name}: its bytes could not be kept for the run: {exc}"
             return Intake(path.name, move_rejected(path, reason), reason=reason)
     new = key not in known_keys
-    moved = move_processed(path)
+    target = processed_target(path)
     # a query dropped again is a new fetch: its run key names the drop, not only the content
-    run_key = f"{key}:{moved.name}:{moved.stat().st_mtime_ns}" if lens and not new else key
-    return Intake(path.name, moved, key=key, new=new, stored=stored, refetch=lens and not new, run_key=run_key)
+    run_key = f"{key}:{target.name}:{path.stat().st_mtime_ns}" if lens and not new else key
+    intake = Intake(path.name, target, key=key, new=new, stored=stored, refetch=lens and not new, run_key=run_key)
+    if intake.wants_run:  # written down first: the run is created after the look, and could be lost
+        record = record_taken(path.parent, {"name": intake.name, "owner": owner, "key": key, "run_key": run_key,
+                                            "stored": str(stored), "moved_to": str(target), "new": new})
+    try:
+        move_processed(path, target)
+    except BaseException:
+        if intake.wants_run:
+            record.unlink(missing_ok=True)  # left in the inbox: the next look takes it
+        raise
+    return intake
+
+
+# A lost file's run is asked for again this many times (a request Dagster keeps refusing is
+# given up on, with an error in the tick's log, rather than asked for forever)
+LOST_ATTEMPTS = 3
+
+
+@dataclass
+class LostIntakes:
+    """What `lost_intakes` found: files to ask the run of again, and what to log."""
+
+    again: list[tuple[Intake, str]] = field(default_factory=list)  # (intake, owner)
+    given_up: list[str] = field(default_factory=list)  # error messages
+
+
+def lost_intakes(instance: dg.DagsterInstance, folder: Path, now: float | None = None) -> LostIntakes:
+    """The files earlier looks took for a run (`record_taken`) that no run came of within
+    `LOST_AFTER_SECONDS`: their look was lost before the daemon created its runs. Records whose
+    run exists (a sensor run, or the inbox batch run drawing them) are removed."""
+    now = time.time() if now is None else now
+    records = taken_records(folder)
+    run_keys = {k for _, r in records for k in (r.get("run_key"), r.get("batch_run_key")) if k}
+    created = {run.tags.get(SENSOR_RUN_KEY_TAG) for run in instance.get_runs(
+        dg.RunsFilter(tags={SENSOR_RUN_KEY_TAG: sorted(run_keys)}))} if run_keys else set()
+    found = LostIntakes()
+    for path, record in records:
+        if record.get("run_key") in created or record.get("batch_run_key") in created:
+            path.unlink(missing_ok=True)
+        elif not record:
+            found.given_up.append(f"{path}: an unreadable record of a taken file; moved aside")
+            path.replace(path.with_suffix(".unreadable"))
+        elif now - record["taken_at"] < LOST_AFTER_SECONDS:
+            continue
+        elif record["attempts"] >= LOST_ATTEMPTS:
+            found.given_up.append(f"{record['name']} (dataset {record['key']}, kept as {record['moved_to']}): no run "
+                                  f"came of {LOST_ATTEMPTS} requests; given up, draw it with `intelli run "
+                                  f"{record['moved_to']}`")
+            path.replace(path.with_suffix(".given-up"))
+        else:
+            write_atomic(path, json.dumps({**record, "attempts": record["attempts"] + 1, "taken_at": now,
+                                           "batch_run_key": None}, ensure_ascii=False))
+            found.again.append((Intake(record["name"], Path(record["moved_to"]), key=record["key"], new=record["new"],
+                                       stored=Path(record["stored"]), refetch=not record["new"],
+                                       run_key=record["run_key"]), record["owner"]))
+    return found
+
+
+def note_batch_run(folder: Path, run_keys: list[str], batch_run_key: str) -> None:
+    """The taken files `run_keys` are drawn by the batch run `batch_run_key`: its creation is
+    what tells their look was not lost."""
+    wanted = set(run_keys)
+    for path, record in taken_records(folder):
+        if record.get("run_key") in wanted:
+            write_atomic(path, json.dumps({**record, "batch_run_key": batch_run_key}, ensure_ascii=False))
 
 
 def file_owner(path: Path) -> str:

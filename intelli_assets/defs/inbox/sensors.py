@@ -23,7 +23,15 @@ from intelli_assets.inbox import (
     seconds_until_quiet,
     snapshot,
 )
-from intelli_assets.launch import Intake, file_owner, inbox_run_request, select_charts, take_from_inbox
+from intelli_assets.launch import (
+    Intake,
+    file_owner,
+    inbox_run_request,
+    lost_intakes,
+    note_batch_run,
+    select_charts,
+    take_from_inbox,
+)
 
 # A tick takes files in until either bound (checked between files: one slow file can pass
 # it), well inside Dagster's 60 s limit for a sensor evaluation; the rest are taken by the
@@ -55,9 +63,10 @@ class InboxFolder(dg.ConfigurableResource):
         return inbox_folder(self.path)
 
 
-def batch_run_requests(taken: list[tuple[Intake, str]], runs: int) -> list[dg.RunRequest]:
+def batch_run_requests(taken: list[tuple[Intake, str]], runs: int, folder: Path | None = None) -> list[dg.RunRequest]:
     """Several datasets of one tick: split, in order, among at most `runs` batch runs (one per
-    core by default: each is one process and one browser). A lone dataset gets its own run."""
+    core by default: each is one process and one browser). A lone dataset gets its own run.
+    The inbox `folder`'s records of the taken files are told which batch run draws each."""
     if runs < 1 or len(taken) < 2:
         return [inbox_run_request(intake, owner) for intake, owner in taken]
     size = -(-len(taken) // runs)
@@ -67,11 +76,14 @@ def batch_run_requests(taken: list[tuple[Intake, str]], runs: int) -> list[dg.Ru
             requests.append(inbox_run_request(*group[0]))
             continue
         run_keys = [intake.run_key or intake.key for intake, _ in group]
+        batch_run_key = "batch:" + hashlib.sha256("\n".join(run_keys).encode()).hexdigest()[:24]
+        if folder is not None:
+            note_batch_run(folder, run_keys, batch_run_key)
         datasets = [{"partition": intake.key, "path": str(intake.stored), "job_id": str(uuid.uuid4()),
                      "requested_by": owner, "source": intake.name, "charts": select_charts("all", intake.stored)}
                     for intake, owner in group]
         requests.append(dg.RunRequest(
-            run_key="batch:" + hashlib.sha256("\n".join(run_keys).encode()).hexdigest()[:24],
+            run_key=batch_run_key,
             job_name=BATCH_JOB_NAME,
             run_config={"ops": {"draw_datasets": {"config": {"datasets": datasets}}}},
             tags={**batch_runtime_tag(len(group)), BATCH_SIZE_TAG: str(len(group))},
@@ -108,6 +120,16 @@ def inbox(context: dg.SensorEvaluationContext, inbox_folder: InboxFolder, store:
     started = time.monotonic()
     known = set(context.instance.get_dynamic_partitions(datasets_partitions.name))
     new_keys: list[str] = []
+    # files an earlier look took whose runs were never created (that look was lost): asked again
+    lost = lost_intakes(context.instance, folder)
+    for message in lost.given_up:
+        context.log.error(message)
+    for intake, _ in lost.again:
+        context.log.warning(f"{intake.name}: taken by an earlier look whose run was never created; asking again "
+                            f"for the run of dataset {intake.key}")
+        if intake.key not in known:
+            known.add(intake.key)
+            new_keys.append(intake.key)
     taken: list[tuple[Intake, str]] = []
     for index, path in enumerate(stable):
         if index >= MAX_FILES_PER_TICK or (index and time.monotonic() - started > INTAKE_SECONDS):
@@ -118,7 +140,7 @@ def inbox(context: dg.SensorEvaluationContext, inbox_folder: InboxFolder, store:
             break
         owner = file_owner(path)
         try:
-            intake = take_from_inbox(path, known, store.layout, reject_invalid=path.name not in early)
+            intake = take_from_inbox(path, known, store.layout, reject_invalid=path.name not in early, owner=owner)
         except Exception as exc:  # noqa: BLE001 - one file must never cost the others of the tick
             context.log.error(f"{path.name}: could not be taken in ({type(exc).__name__}: {exc}); "
                               "left in the inbox, tried again when unchanged at the next tick")
@@ -143,7 +165,8 @@ def inbox(context: dg.SensorEvaluationContext, inbox_folder: InboxFolder, store:
         else:
             context.log.info(f"{intake.name}: same content as dataset {intake.key}; nothing new")
     return dg.SensorResult(
-        run_requests=batch_run_requests(taken, batch_runs),
+        run_requests=[inbox_run_request(*again) for again in lost.again]
+        + batch_run_requests(taken, batch_runs, folder),
         dynamic_partitions_requests=[datasets_partitions.build_add_request(new_keys)] if new_keys else None,
         cursor=json.dumps(pending),
     )
