@@ -284,3 +284,14 @@ def taken_records(folder: Path) -> list[tuple[Path, dict]]:
         except (OSError, ValueError):
             records.append((path, {}))
     return sorted(records, key=lambda r: r[1].get("taken_at", 0))
+
+
+def given_up_records(folder: Path) -> list[dict]:
+    """The taken files no run came of after every request (`lost_intakes` gave up on them)."""
+    records = []
+    for path in sorted((folder / TAKEN).glob("*.given-up")):
+        try:
+            records.append(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError):
+            continue
+    return records

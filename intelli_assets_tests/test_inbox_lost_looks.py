@@ -4,6 +4,9 @@ look cut off by its time limit) must not lose the files it moved: a later look a
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -89,6 +92,14 @@ def test_files_of_a_lost_look_get_their_runs_asked_again_then_are_given_up_on(tm
     kept = sorted(p.name for p in (box / inbox_module.TAKEN).iterdir())
     assert len(kept) == 2 and all(name.endswith(".given-up") for name in kept)  # kept for a person to see
     assert sorted(p.name for p in (box / "processed").iterdir()) == names  # no file lost or taken twice
+
+    doctor = subprocess.run([sys.executable, "-m", "intelli_assets.cli", "doctor", "--json"], capture_output=True,
+                            text=True, env={**os.environ, "DAGSTER_HOME": str(tmp_path / "home"),
+                                            "INTELLI_INBOX": str(box)}, timeout=300)
+    check = next(c for c in json.loads(doctor.stdout)["checks"] if c["name"] == "inbox")
+    assert doctor.returncode == 0 and not check["ok"]  # a warning an operator sees, not a failure
+    assert f"inbox {box}: no run came of 2 taken files: drop-1.xlsx (draw it: intelli run " \
+        f"{box / 'processed' / 'drop-1.xlsx'}); drop-2.xlsx" in check["detail"]
 
 
 def test_a_file_that_cannot_be_moved_leaves_no_record(tmp_path, monkeypatch):
