@@ -70,6 +70,11 @@ class Dataset:
     manifest: dict
     records: pa.Table | None = None  # record-level sources only; charts read facets
 
+    @property
+    def has_records(self) -> bool:
+        """A record-level source's dataset (its records loaded or not); False for a Filters workbook."""
+        return self.records is not None or self.manifest.get("records") is not None
+
     def facet(self, name: str) -> pd.DataFrame:
         """Rows of one facet in source order; a clear error when the source lacks it."""
         rows = self.facets[self.facets["facet"] == name]

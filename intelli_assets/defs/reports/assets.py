@@ -15,7 +15,7 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
-from intelli_assets.charts import CHARTS
+from intelli_assets.charts import CHARTS, charts_fed_by
 from intelli_assets.dataset import load_dataset
 from intelli_assets.defs.charts.resources import ChartRenderer
 from intelli_assets.defs.common.partitions import datasets_partitions
@@ -99,8 +99,10 @@ def landscape_report(context: dg.AssetExecutionContext, config: ReportConfig, re
             raise dg.DagsterExecutionInterruptedError("the run was cancelled")
 
     try:
-        keys = report_keys(config.charts)
         dataset = load_dataset(store.layout.dataset_dir(partition))
+        keys = report_keys(config.charts)
+        if not config.charts and not dataset.has_records:  # every chart of a Filters dataset: those it can feed
+            keys = charts_fed_by(keys, has_records=False)
         charts = report_charts(context.instance, partition, keys, language, config.include_descriptions, dataset)
         stop_if_cancelled()
         if not any(chart.included for chart in charts):
