@@ -12,27 +12,20 @@ file is when the folder's file system keeps another time than this machine (a sh
 clock lags would make a file being written look quiet), which a probe file written and
 removed at the look tells. Hidden, temporary and lock files are left alone. Every file that is read leaves the inbox: to
 `processed/`, or to `rejected/` beside a `NAME.reason.txt` saying why; nothing is ever deleted.
-
-A file is moved while the look runs, its run is created after the look, by the daemon: a
-look that never got its runs created (the daemon killed in between, a look cut off by its
-time limit) would leave files moved and never drawn. So each file that wants a run is first
-written down in `.intelli-taken/` (`record_taken`), and a later look asks again for the run of
-each one that has none after `LOST_AFTER_SECONDS` (the sensor; its run key keeps it to one).
+Each file taken for a run is written down first (`intelli_assets/taken_records.py`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
-import hashlib
-import json
 import os
 import re
 import tempfile
 import time
 from pathlib import Path
 
-from intelli_assets.artifacts import bounded_name, instance_home, write_atomic
+from intelli_assets.artifacts import bounded_name, instance_home
 from intelli_assets.errors import IntelliError
 
 # Filters workbooks and results lists (Excel), results lists (.csv), Lens.org queries
@@ -54,10 +47,6 @@ CLOCK_PROBE_PREFIX = ".intelli-clock-probe-"  # hidden: never taken as an export
 CLOCK_TOLERANCE_NS = 10**9  # a file system whose time is off by more is not trusted
 COARSE_MARGIN_NS = 2 * 10**9  # whole-second times (FAT: 2 s steps) make a file look older
 DEFAULT_BATCH_RUNS = 2
-TAKEN = ".intelli-taken"  # hidden: never read as an export
-# A look's runs are created within seconds of it; a tick cut off by Dagster's 60 s limit may
-# still be moving files meanwhile. Past this, a taken file with no run was lost.
-LOST_AFTER_SECONDS = 120.0
 
 
 def inbox_folder(configured: str = "") -> Path:
@@ -264,34 +253,3 @@ def unsupported_reason(path: Path) -> str | None:
                 f"exports ({', '.join(SUPPORTED_SUFFIXES[:-1])}) and Lens.org query files (NAME.lens.json)")
     return None
 
-
-def record_taken(folder: Path, taken: dict) -> Path:
-    """Write down a file about to leave the inbox for a run (`taken["run_key"]` names it), before
-    it is moved: what a later look needs to ask for that run again if this look's is lost."""
-    record = folder / TAKEN / (hashlib.sha256(taken["run_key"].encode()).hexdigest()[:24] + ".json")
-    record.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(record, json.dumps({"taken_at": time.time(), "attempts": 0, **taken}, ensure_ascii=False))
-    return record
-
-
-def taken_records(folder: Path) -> list[tuple[Path, dict]]:
-    """Every file written down by `record_taken` whose run has not been seen yet, oldest first.
-    An unreadable record (cut short by a full disk) is named in the list with an empty dict."""
-    records = []
-    for path in sorted((folder / TAKEN).glob("*.json")):
-        try:
-            records.append((path, json.loads(path.read_text(encoding="utf-8"))))
-        except (OSError, ValueError):
-            records.append((path, {}))
-    return sorted(records, key=lambda r: r[1].get("taken_at", 0))
-
-
-def given_up_records(folder: Path) -> list[dict]:
-    """The taken files no run came of after every request (`lost_intakes` gave up on them)."""
-    records = []
-    for path in sorted((folder / TAKEN).glob("*.given-up")):
-        try:
-            records.append(json.loads(path.read_text(encoding="utf-8")))
-        except (OSError, ValueError):
-            continue
-    return records

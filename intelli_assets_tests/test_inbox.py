@@ -29,6 +29,7 @@ from intelli_assets.errors import IntelliError
 from intelli_assets.launch import select_charts
 from intelli_assets.sample_records import lens_records_of, sample_families, write_results_list_csv
 from intelli_assets.sample_workbook import write_sample_workbook
+from intelli_assets.taken_records import LOST_AFTER_SECONDS, taken_dir, taken_records
 from intelli_assets_tests.fake_lens import FakeLens, write_query
 from intelli_assets_tests.postgres import InstanceHome, make_instance_home
 from intelli_assets_tests.servers import dagster_dev, graphql, prepare_home
@@ -51,14 +52,12 @@ def tick(instance: dg.DagsterInstance, folder: Path, cursor: str | None,
 
 
 def files_in(folder: Path) -> list[str]:
-    """The files in `folder`, without the records of files taken (`.intelli-taken/`)."""
-    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*")
-                  if p.is_file() and inbox_module.TAKEN not in p.parts)
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
 
 
 def taken_keys(folder: Path) -> list[str]:
-    """The datasets of the files taken whose run has not been seen yet."""
-    return sorted(record["key"] for _, record in inbox_module.taken_records(folder))
+    """The datasets of the files `tick` took from `folder` whose runs have not been seen yet."""
+    return sorted(record["key"] for _, record in taken_records(taken_dir(folder.parent / "artifacts")))
 
 
 def test_the_sensor_reads_only_stable_files_and_sorts_every_file_it_reads(tmp_path):
@@ -601,23 +600,22 @@ def test_a_file_taken_by_a_look_whose_run_was_never_created_is_drawn_by_a_later_
     write_sample_workbook(staging / "lost.xlsx", seed=41)
     with open_home(home) as instance:
         known = set(instance.get_dynamic_partitions("datasets"))
+    records = taken_dir(home / "artifacts")
     intake = take_from_inbox(staging / "lost.xlsx", known, ArtifactLayout(home / "artifacts"), owner="analyst")
     assert intake.new and not (staging / "lost.xlsx").exists()
     (box / "processed").mkdir(exist_ok=True)
     (staging / "processed" / "lost.xlsx").replace(box / "processed" / "lost.xlsx")
-    ((record_path, record),) = inbox_module.taken_records(staging)
-    record.update(moved_to=str(box / "processed" / "lost.xlsx"),
-                  taken_at=time.time() - inbox_module.LOST_AFTER_SECONDS - 1)
-    (box / inbox_module.TAKEN).mkdir(exist_ok=True)
-    (box / inbox_module.TAKEN / record_path.name).write_text(json.dumps(record))
+    ((record_path, record),) = [(p, r) for p, r in taken_records(records) if r["key"] == intake.key]
+    record.update(source_path=str(box / "lost.xlsx"), moved_to=str(box / "processed" / "lost.xlsx"),
+                  taken_at=time.time() - LOST_AFTER_SECONDS - 1)
+    record_path.write_text(json.dumps(record))
 
     jobs = wait_for(lambda: finished(home, ["lost.xlsx"]), timeout=300, interval=1, message="the lost file was not drawn")
     job = jobs["lost.xlsx"]
     assert job["status"] == "SUCCESS" and job["partition"] == intake.key and len(job["charts"]) == 9
     assert job["requested_by"] == "analyst"
     stored_as_in_dagster(daemon, jobs, ["lost.xlsx"])
-    wait_for(lambda: not list((box / inbox_module.TAKEN).glob("*.json")), timeout=60,
-             message="the record outlived its run")
+    wait_for(lambda: not record_path.exists(), timeout=60, message="the record outlived its run")
     with open_home(home) as instance:  # one run, whatever the looks asked meanwhile
         assert len(instance.get_runs(dg.RunsFilter(tags={"dagster/run_key": intake.key}))) == 1
 

@@ -1,10 +1,11 @@
-"""A look at the inbox whose runs were never created (the daemon killed after the look, a
-look cut off by its time limit) must not lose the files it moved: a later look asks again."""
+"""A look at the inbox whose runs were never created (a look cut off, a daemon down for more
+than a day) must not lose the files it moved: a later look asks again for their runs."""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -13,64 +14,77 @@ from pathlib import Path
 
 import dagster as dg
 
-from intelli_assets import inbox as inbox_module
 from intelli_assets.sample_workbook import write_sample_workbook
+from intelli_assets.taken_records import LOST_AFTER_SECONDS, taken_dir, taken_records
 from intelli_assets_tests.test_inbox import stable_tick, taken_keys, tick
 
 
-def age_records(folder: Path) -> None:
+def records_of(box: Path) -> Path:
+    """Where `tick` keeps the records of the files it takes from `box` (its artifact store)."""
+    return taken_dir(box.parent / "artifacts")
+
+
+def age_records(box: Path) -> None:
     """As if the look that wrote them was longer ago than a lost look's runs can take."""
-    for path, record in inbox_module.taken_records(folder):
-        record["taken_at"] = time.time() - inbox_module.LOST_AFTER_SECONDS - 1
-        path.write_text(json.dumps(record))
+    for path, record in taken_records(records_of(box)):
+        if record:  # an odd record a test wrote stays as it is
+            path.write_text(json.dumps({**record, "taken_at": time.time() - LOST_AFTER_SECONDS - 1}))
 
 
-def create_run(instance: dg.DagsterInstance, run_key: str) -> None:
+def create_run(instance: dg.DagsterInstance, run_key: str, sensor: str = "inbox") -> None:
     """What the daemon does with a sensor's run request: a run tagged with its run key."""
     instance.add_run(dg.DagsterRun(job_name="dataset_charts", run_id=str(uuid.uuid4()),
-                                   tags={"dagster/run_key": run_key}))
+                                   tags={"dagster/run_key": run_key, "dagster/sensor_name": sensor}))
+
+
+def drop(box: Path, count: int, seed: int) -> list[str]:
+    names = [f"drop-{n}.xlsx" for n in range(count)]
+    for n, name in enumerate(names):
+        write_sample_workbook(box / name, seed=seed + n)
+    return names
 
 
 def test_files_of_a_committed_look_are_forgotten_once_their_runs_exist(tmp_path):
     box = tmp_path / "inbox"
-    names = [f"drop-{n}.xlsx" for n in range(3)]
-    for n, name in enumerate(names):
-        write_sample_workbook(box / name, seed=80 + n)
+    drop(box, 3, seed=80)
     with dg.instance_for_test() as instance:
         taken = stable_tick(instance, box)  # batch runs of 2 and 1: one inbox_batch, one dataset_charts
         assert [r.job_name for r in taken.run_requests] == ["inbox_batch", "dataset_charts"]
         keys = taken.dynamic_partitions_requests[0].partition_keys
-        assert taken_keys(box) == sorted(keys)
-        batch_keys = {r.get("batch_run_key") for _, r in inbox_module.taken_records(box)}
+        assert taken_keys(box) == sorted(keys) and not (box / ".inbox-taken").exists()  # not in the drop folder
+        batch_keys = {r.get("batch_run_key") for _, r in taken_records(records_of(box))}
         assert batch_keys == {taken.run_requests[0].run_key, None}  # the two of the batch know its run key
         instance.add_dynamic_partitions("datasets", keys)
-        for request in taken.run_requests:
-            create_run(instance, request.run_key)
-        age_records(box)  # even old: their runs exist
-        after = tick(instance, box, taken.cursor)
+        create_run(instance, taken.run_requests[0].run_key)  # the batch run
+        create_run(instance, taken.run_requests[1].run_key, sensor="another_sensor")  # not the inbox's run
+        age_records(box)  # even old: a run exists for the batch's two
+        before = tick(instance, box, taken.cursor)
+        assert [r.run_key for r in before.run_requests] == [taken.run_requests[1].run_key]  # asked again
+        assert taken_keys(box) == [taken.run_requests[1].partition_key]
+        create_run(instance, taken.run_requests[1].run_key)
+        after = tick(instance, box, before.cursor)
     assert after.run_requests == [] and not after.dynamic_partitions_requests
-    assert taken_keys(box) == [] and not list((box / inbox_module.TAKEN).iterdir())
+    assert taken_keys(box) == [] and not list(records_of(box).iterdir())
 
 
 def test_files_of_a_lost_look_get_their_runs_asked_again_then_are_given_up_on(tmp_path):
     box = tmp_path / "inbox"
-    names = [f"drop-{n}.xlsx" for n in range(3)]
-    for n, name in enumerate(names):
-        write_sample_workbook(box / name, seed=90 + n)
+    names = drop(box, 3, seed=90)
     with dg.instance_for_test() as instance:
         lost = stable_tick(instance, box)  # its result never reaches the daemon
         keys = sorted(lost.dynamic_partitions_requests[0].partition_keys)
         assert sorted(p.name for p in (box / "processed").iterdir()) == names  # moved all the same
-        soon = tick(instance, box, lost.cursor)
+        shutil.copyfile(box / "processed" / "drop-0.xlsx", box / "again.xlsx")  # the same bytes, another name
+        soon = tick(instance, box, tick(instance, box, lost.cursor).cursor)
         assert soon.run_requests == [] and taken_keys(box) == keys  # too early to tell it was lost
+        assert (box / "processed" / "again.xlsx").exists()  # taken, as the same dataset as drop-0: nothing new
 
         age_records(box)
         again = tick(instance, box, soon.cursor)
         assert sorted(r.partition_key for r in again.run_requests) == keys
         assert {r.job_name for r in again.run_requests} == {"dataset_charts"}  # a run each
-        assert sorted(r.run_key for r in again.run_requests) == keys  # the same keys: never two runs
+        assert sorted(r.run_key for r in again.run_requests) == keys  # the same keys: the daemon makes one run each
         assert sorted(again.dynamic_partitions_requests[0].partition_keys) == keys
-        by_key = {r.partition_key: r for r in again.run_requests}
         source = {r.tags["intelli/source"]: r for r in again.run_requests}
         assert sorted(source) == names and all(r.tags["intelli/origin"] == "sensor" for r in again.run_requests)
         stored = Path(source["drop-0.xlsx"].run_config["ops"]["raw_source"]["config"]["path"])
@@ -82,41 +96,77 @@ def test_files_of_a_lost_look_get_their_runs_asked_again_then_are_given_up_on(tm
         third = tick(instance, box, again.cursor)
         assert sorted(r.partition_key for r in third.run_requests) == keys[1:]
         assert not third.dynamic_partitions_requests  # known now
-        assert by_key[keys[1]].tags["intelli/requested_by"] == third.run_requests[0].tags["intelli/requested_by"]
 
         age_records(box)
         assert len(tick(instance, box, third.cursor).run_requests) == 2  # the third request
         age_records(box)
         given_up = tick(instance, box, third.cursor)
     assert given_up.run_requests == [] and taken_keys(box) == []
-    kept = sorted(p.name for p in (box / inbox_module.TAKEN).iterdir())
-    assert len(kept) == 2 and all(name.endswith(".given-up") for name in kept)  # kept for a person to see
-    assert sorted(p.name for p in (box / "processed").iterdir()) == names  # no file lost or taken twice
+    kept = sorted(p.name for p in records_of(box).iterdir())
+    assert len(kept) == 2 and all(name.endswith(".json.given-up") for name in kept)  # kept for a person to see
+    assert sorted(p.name for p in (box / "processed").iterdir()) == sorted([*names, "again.xlsx"])
 
     doctor = subprocess.run([sys.executable, "-m", "intelli_assets.cli", "doctor", "--json"], capture_output=True,
                             text=True, env={**os.environ, "DAGSTER_HOME": str(tmp_path / "home"),
-                                            "INTELLI_INBOX": str(box)}, timeout=300)
+                                            "INTELLI_INBOX": str(box), "INTELLI_ARTIFACTS_DIR": str(box.parent / "artifacts")},
+                            timeout=300)
     check = next(c for c in json.loads(doctor.stdout)["checks"] if c["name"] == "inbox")
     assert doctor.returncode == 0 and not check["ok"]  # a warning an operator sees, not a failure
-    assert f"inbox {box}: no run came of 2 taken files: drop-1.xlsx (draw it: intelli run " \
-        f"{box / 'processed' / 'drop-1.xlsx'}); drop-2.xlsx" in check["detail"]
+    assert check["detail"].startswith(f"RuntimeError: inbox {box}: a valid file untouched for 2 s is taken")
+    assert "2 taken files no run came of" in check["detail"]
+    assert f"drop-1.xlsx (kept as {box / 'processed' / 'drop-1.xlsx'}); drop-2.xlsx" in check["detail"]
 
 
-def test_a_file_that_cannot_be_moved_leaves_no_record(tmp_path, monkeypatch):
+def test_odd_records_are_set_aside_and_never_cost_a_look(tmp_path):
     box = tmp_path / "inbox"
-    write_sample_workbook(box / "drop.xlsx", seed=99)
+    drop(box, 2, seed=100)
+    with dg.instance_for_test() as instance:
+        lost = stable_tick(instance, box)
+        (record_a, a), (record_b, b) = taken_records(records_of(box))
+        outside = tmp_path / "elsewhere.xlsx"
+        shutil.copyfile(a["stored"], outside)
+        record_a.write_text(json.dumps({**a, "stored": str(outside)}))  # not a copy this store kept
+        Path(b["stored"]).unlink()  # its kept copy deleted since
+        for n, text in enumerate(["", "[]", "null", "5", '{"run_key": "x"}', json.dumps({**b, "taken_at": "yesterday"}),
+                                  json.dumps({**b, "attempts": True})]):
+            (records_of(box) / f"odd-{n}.json").write_text(text)
+        age_records(box)
+        drop(box, 1, seed=110)  # a new file: the look must still take it
+        first = tick(instance, box, lost.cursor)
+        looked = tick(instance, box, first.cursor)
+    assert [r.tags["intelli/source"] for r in looked.run_requests] == ["drop-0.xlsx"]  # the new one only
+    aside = sorted(p.name for p in records_of(box).iterdir() if not p.name.endswith(".json"))
+    assert len(aside) == 9 and sum(name.endswith(".unreadable") for name in aside) == 8
+    assert [name for name in aside if name.endswith(".given-up")] == [record_b.name + ".given-up"]
 
-    def refuse(path: Path, target: Path | None = None) -> Path:
-        raise PermissionError(13, "Permission denied", str(path))
+
+def test_a_record_of_a_file_the_look_never_moved_is_dropped_and_the_file_taken_once(tmp_path, monkeypatch):
+    box = tmp_path / "inbox"
+    drop(box, 1, seed=120)
+
+    def killed(path: Path, target: Path | None = None) -> Path:
+        raise KeyboardInterrupt  # the look stopped between the record and the move
 
     from intelli_assets.launch import intake
 
     with dg.instance_for_test() as instance:
         first = tick(instance, box, None)
-        monkeypatch.setattr(intake, "move_processed", refuse)  # a mock: a real read-only folder is root-proof
-        refused = tick(instance, box, first.cursor)
-        assert refused.run_requests == [] and taken_keys(box) == []
-        assert (box / "drop.xlsx").exists()  # left in the inbox, taken at a later look
+        monkeypatch.setattr(intake, "move_processed", killed)  # a mock: the kill must land at one exact line
+        try:
+            tick(instance, box, first.cursor)
+        except KeyboardInterrupt:
+            pass
         monkeypatch.undo()
-        taken = tick(instance, box, refused.cursor)
-    assert [r.tags["intelli/source"] for r in taken.run_requests] == ["drop.xlsx"] and len(taken_keys(box)) == 1
+        assert taken_keys(box) == [] and (box / "drop-0.xlsx").exists()  # the record went with the interrupted move
+        # a record whose move never happened, as a process killed outright leaves it
+        from intelli_assets.taken_records import record_taken
+
+        record_taken(records_of(box), {"name": "drop-0.xlsx", "source_path": str(box / "drop-0.xlsx"),
+                                       "moved_to": str(box / "processed" / "drop-0.xlsx"), "owner": "analyst",
+                                       "key": "drop-0-0000000000", "run_key": "drop-0-0000000000",
+                                       "stored": str(box.parent / "artifacts" / "x" / "raw" / "drop-0.xlsx"),
+                                       "new": True})
+        age_records(box)
+        taken = tick(instance, box, first.cursor)
+    assert [r.tags["intelli/source"] for r in taken.run_requests] == ["drop-0.xlsx"]  # once: by the look itself
+    assert taken.run_requests[0].partition_key != "drop-0-0000000000" and len(taken_keys(box)) == 1

@@ -3,7 +3,6 @@ and the webserver, each checked for real (open, render, read, ask), each failure
 
 from __future__ import annotations
 
-import shlex
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -74,18 +73,31 @@ def check_batches() -> str:
 
 def check_inbox() -> str:
     """The inbox's quiet rule: its setting, and whether the folder keeps this machine's time (if
-    not, every file waits for the sensor's second look); and any taken file no run came of."""
-    from intelli_assets.inbox import TAKEN, folder_time_margin_ns, given_up_records, inbox_folder, inbox_quiet_seconds
+    not, every file waits for the sensor's second look); and any file taken that no run came of."""
+    from intelli_assets.artifacts import artifacts_root
+    from intelli_assets.taken_records import set_aside, taken_dir
+
+    records = taken_dir(artifacts_root())
+    lost = set_aside(records)
+    if not lost:
+        return _inbox_quiet_rule()
+    try:
+        detail = _inbox_quiet_rule()
+    except Exception as exc:  # noqa: BLE001 - said beside the lost files, not instead of them
+        detail = str(exc)
+    raise RuntimeError(f"{detail}; {len(lost)} taken files no run came of (the daemon's log says why; draw each "
+                       f"with `intelli run PATH`, then remove its record in {records}): "
+                       + "; ".join(lost[:3]) + ("; …" if len(lost) > 3 else ""))
+
+
+def _inbox_quiet_rule() -> str:
+    from intelli_assets.inbox import folder_time_margin_ns, inbox_folder, inbox_quiet_seconds
 
     quiet, folder = inbox_quiet_seconds(None), inbox_folder()
     if quiet == 0:
         return f"inbox {folder}: every file waits for a second look ($INTELLI_INBOX_QUIET_SECONDS=0)"
     if not folder.is_dir():
         return f"inbox {folder}: not there yet (the sensor makes it)"
-    if given_up := given_up_records(folder):
-        raise RuntimeError(f"inbox {folder}: no run came of {len(given_up)} taken files: " + "; ".join(
-            f"{r['name']} (draw it: intelli run {shlex.quote(r['moved_to'])})" for r in given_up[:5])
-            + ("; …" if len(given_up) > 5 else "") + f"; remove {folder / TAKEN}/*.given-up once drawn")
     margin_ns = folder_time_margin_ns(folder)
     if margin_ns is None:
         raise RuntimeError(f"inbox {folder}: its file system keeps another time than this machine (or a probe file "

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -18,21 +19,22 @@ from intelli_assets.defs.runs.tags import (
     JOB_TAG,
     ORIGIN_TAG,
     REQUESTED_BY_TAG,
+    SENSOR_NAME_TAG,
     SENSOR_RUN_KEY_TAG,
     SOURCE_TAG,
 )
 from intelli_assets.errors import IntelliError, InvalidSourceError
-from intelli_assets.inbox import (
-    LOST_AFTER_SECONDS,
-    move_processed,
-    move_rejected,
-    processed_target,
-    record_taken,
-    taken_records,
-    unsupported_reason,
-)
+from intelli_assets.inbox import move_processed, move_rejected, processed_target, unsupported_reason
 from intelli_assets.launch.config import select_charts
 from intelli_assets.sources import LENS_QUERY, source_display_name, validate_source
+from intelli_assets.taken_records import (
+    GIVEN_UP,
+    LOST_AFTER_SECONDS,
+    UNREADABLE,
+    record_taken,
+    taken_dir,
+    taken_records,
+)
 
 
 @dataclass
@@ -91,8 +93,9 @@ def take_from_inbox(path: Path, known_keys: set[str], layout: ArtifactLayout,
     run_key = f"{key}:{target.name}:{path.stat().st_mtime_ns}" if lens and not new else key
     intake = Intake(path.name, target, key=key, new=new, stored=stored, refetch=lens and not new, run_key=run_key)
     if intake.wants_run:  # written down first: the run is created after the look, and could be lost
-        record = record_taken(path.parent, {"name": intake.name, "owner": owner, "key": key, "run_key": run_key,
-                                            "stored": str(stored), "moved_to": str(target), "new": new})
+        record = record_taken(taken_dir(layout.root), {
+            "name": intake.name, "source_path": str(path), "moved_to": str(target), "owner": owner, "key": key,
+            "run_key": run_key, "stored": str(stored), "new": new})
     try:
         move_processed(path, target)
     except BaseException:
@@ -109,35 +112,45 @@ LOST_ATTEMPTS = 3
 
 @dataclass
 class LostIntakes:
-    """What `lost_intakes` found: files to ask the run of again, and what to log."""
+    """What `lost_intakes` found."""
 
-    again: list[tuple[Intake, str]] = field(default_factory=list)  # (intake, owner)
-    given_up: list[str] = field(default_factory=list)  # error messages
+    again: list[tuple[Intake, str]] = field(default_factory=list)  # (intake, owner): ask for their runs again
+    waiting: set[str] = field(default_factory=set)  # datasets of records too recent to tell: known already
+    errors: list[str] = field(default_factory=list)  # records set aside, for the tick's log
 
 
-def lost_intakes(instance: dg.DagsterInstance, folder: Path, now: float | None = None) -> LostIntakes:
-    """The files earlier looks took for a run (`record_taken`) that no run came of within
-    `LOST_AFTER_SECONDS`: their look was lost before the daemon created its runs. Records whose
-    run exists (a sensor run, or the inbox batch run drawing them) are removed."""
+def lost_intakes(instance: dg.DagsterInstance, layout: ArtifactLayout, sensor_name: str,
+                 now: float | None = None) -> LostIntakes:
+    """The files earlier looks of `sensor_name` took for a run (`record_taken`) that no run came
+    of within `LOST_AFTER_SECONDS`: that look was lost. Records whose run exists (the file's own,
+    or the inbox batch run drawing it) are removed, and so are those of a file never moved (it
+    is still in the inbox: a look takes it). A record that cannot be read, names a kept copy
+    outside the artifact store or one gone since, or was asked for `LOST_ATTEMPTS` times, is
+    set aside (`set_aside` lists them)."""
     now = time.time() if now is None else now
-    records = taken_records(folder)
-    run_keys = {k for _, r in records for k in (r.get("run_key"), r.get("batch_run_key")) if k}
-    created = {run.tags.get(SENSOR_RUN_KEY_TAG) for run in instance.get_runs(
-        dg.RunsFilter(tags={SENSOR_RUN_KEY_TAG: sorted(run_keys)}))} if run_keys else set()
+    records = taken_records(taken_dir(layout.root))
+    run_keys = sorted({k for _, r in records if r for k in (r["run_key"], r.get("batch_run_key")) if k})
+    created = {run.tags.get(SENSOR_RUN_KEY_TAG) for run in instance.get_runs(dg.RunsFilter(
+        tags={SENSOR_RUN_KEY_TAG: run_keys, SENSOR_NAME_TAG: sensor_name}))} if run_keys else set()
     found = LostIntakes()
+    root = layout.root.resolve()
     for path, record in records:
-        if record.get("run_key") in created or record.get("batch_run_key") in created:
+        if record is None or not Path(record["stored"]).resolve().is_relative_to(root):
+            found.errors.append(f"{path}: not a record of a taken file this artifact store wrote; set aside as "
+                                f"{path.name}{UNREADABLE}")
+            path.replace(path.with_name(path.name + UNREADABLE))
+        elif record["run_key"] in created or record.get("batch_run_key") in created:
             path.unlink(missing_ok=True)
-        elif not record:
-            found.given_up.append(f"{path}: an unreadable record of a taken file; moved aside")
-            path.replace(path.with_suffix(".unreadable"))
+        elif not Path(record["moved_to"]).exists() and Path(record["source_path"]).exists():
+            path.unlink(missing_ok=True)  # the look stopped before moving it: the file is still in the inbox
         elif now - record["taken_at"] < LOST_AFTER_SECONDS:
-            continue
-        elif record["attempts"] >= LOST_ATTEMPTS:
-            found.given_up.append(f"{record['name']} (dataset {record['key']}, kept as {record['moved_to']}): no run "
-                                  f"came of {LOST_ATTEMPTS} requests; given up, draw it with `intelli run "
-                                  f"{record['moved_to']}`")
-            path.replace(path.with_suffix(".given-up"))
+            found.waiting.add(record["key"])
+        elif record["attempts"] >= LOST_ATTEMPTS or not Path(record["stored"]).is_file():
+            why = (f"no run came of {LOST_ATTEMPTS} requests" if Path(record["stored"]).is_file()
+                   else f"its kept copy {record['stored']} is gone")
+            found.errors.append(f"{record['name']} (dataset {record['key']}, kept as {record['moved_to']}): {why}; "
+                                f"given up, draw it with `intelli run {shlex.quote(record['moved_to'])}`")
+            path.replace(path.with_name(path.name + GIVEN_UP))
         else:
             write_atomic(path, json.dumps({**record, "attempts": record["attempts"] + 1, "taken_at": now,
                                            "batch_run_key": None}, ensure_ascii=False))
@@ -147,12 +160,12 @@ def lost_intakes(instance: dg.DagsterInstance, folder: Path, now: float | None =
     return found
 
 
-def note_batch_run(folder: Path, run_keys: list[str], batch_run_key: str) -> None:
+def note_batch_run(layout: ArtifactLayout, run_keys: list[str], batch_run_key: str) -> None:
     """The taken files `run_keys` are drawn by the batch run `batch_run_key`: its creation is
     what tells their look was not lost."""
     wanted = set(run_keys)
-    for path, record in taken_records(folder):
-        if record.get("run_key") in wanted:
+    for path, record in taken_records(taken_dir(layout.root)):
+        if record and record["run_key"] in wanted:
             write_atomic(path, json.dumps({**record, "batch_run_key": batch_run_key}, ensure_ascii=False))
 
 

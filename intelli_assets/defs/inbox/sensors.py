@@ -10,6 +10,7 @@ from typing import Optional
 import dagster as dg
 from pydantic import Field
 
+from intelli_assets.artifacts import ArtifactLayout
 from intelli_assets.defs.common.partitions import datasets_partitions
 from intelli_assets.defs.common.resources import ArtifactStore
 from intelli_assets.defs.inbox.batch import BATCH_JOB_NAME, batch_runtime_tag, inbox_batch_job
@@ -43,6 +44,7 @@ MAX_FILES_PER_TICK = 100
 # interval has passed. Asking for 5 s made it wait 10 s half the time (4.99 s had passed at one
 # look), so a drop waited ~15 s, not ~7.5 s, for its second look; under 5, it runs at every look.
 TICK_SECONDS = 4
+INBOX_SENSOR = "inbox"
 
 
 class InboxFolder(dg.ConfigurableResource):
@@ -63,10 +65,11 @@ class InboxFolder(dg.ConfigurableResource):
         return inbox_folder(self.path)
 
 
-def batch_run_requests(taken: list[tuple[Intake, str]], runs: int, folder: Path | None = None) -> list[dg.RunRequest]:
+def batch_run_requests(taken: list[tuple[Intake, str]], runs: int,
+                       layout: ArtifactLayout | None = None) -> list[dg.RunRequest]:
     """Several datasets of one tick: split, in order, among at most `runs` batch runs (one per
     core by default: each is one process and one browser). A lone dataset gets its own run.
-    The inbox `folder`'s records of the taken files are told which batch run draws each."""
+    The records of the taken files in `layout` are told which batch run draws each."""
     if runs < 1 or len(taken) < 2:
         return [inbox_run_request(intake, owner) for intake, owner in taken]
     size = -(-len(taken) // runs)
@@ -77,8 +80,8 @@ def batch_run_requests(taken: list[tuple[Intake, str]], runs: int, folder: Path 
             continue
         run_keys = [intake.run_key or intake.key for intake, _ in group]
         batch_run_key = "batch:" + hashlib.sha256("\n".join(run_keys).encode()).hexdigest()[:24]
-        if folder is not None:
-            note_batch_run(folder, run_keys, batch_run_key)
+        if layout is not None:
+            note_batch_run(layout, run_keys, batch_run_key)
         datasets = [{"partition": intake.key, "path": str(intake.stored), "job_id": str(uuid.uuid4()),
                      "requested_by": owner, "source": intake.name, "charts": select_charts("all", intake.stored)}
                     for intake, owner in group]
@@ -91,7 +94,7 @@ def batch_run_requests(taken: list[tuple[Intake, str]], runs: int, folder: Path 
     return requests
 
 
-@dg.sensor(jobs=[dataset_charts_job, inbox_batch_job], minimum_interval_seconds=TICK_SECONDS,
+@dg.sensor(name=INBOX_SENSOR, jobs=[dataset_charts_job, inbox_batch_job], minimum_interval_seconds=TICK_SECONDS,
            default_status=dg.DefaultSensorStatus.RUNNING)
 def inbox(context: dg.SensorEvaluationContext, inbox_folder: InboxFolder, store: ArtifactStore) -> dg.SensorResult:
     """Picks up *.xlsx/*.csv exports and *.lens.json queries once they are stable (the same size
@@ -121,8 +124,8 @@ def inbox(context: dg.SensorEvaluationContext, inbox_folder: InboxFolder, store:
     known = set(context.instance.get_dynamic_partitions(datasets_partitions.name))
     new_keys: list[str] = []
     # files an earlier look took whose runs were never created (that look was lost): asked again
-    lost = lost_intakes(context.instance, folder)
-    for message in lost.given_up:
+    lost = lost_intakes(context.instance, store.layout, INBOX_SENSOR)
+    for message in lost.errors:
         context.log.error(message)
     for intake, _ in lost.again:
         context.log.warning(f"{intake.name}: taken by an earlier look whose run was never created; asking again "
@@ -130,6 +133,7 @@ def inbox(context: dg.SensorEvaluationContext, inbox_folder: InboxFolder, store:
         if intake.key not in known:
             known.add(intake.key)
             new_keys.append(intake.key)
+    known |= lost.waiting  # taken by a look whose runs may still come: the same bytes again add nothing
     taken: list[tuple[Intake, str]] = []
     for index, path in enumerate(stable):
         if index >= MAX_FILES_PER_TICK or (index and time.monotonic() - started > INTAKE_SECONDS):
@@ -166,7 +170,7 @@ def inbox(context: dg.SensorEvaluationContext, inbox_folder: InboxFolder, store:
             context.log.info(f"{intake.name}: same content as dataset {intake.key}; nothing new")
     return dg.SensorResult(
         run_requests=[inbox_run_request(*again) for again in lost.again]
-        + batch_run_requests(taken, batch_runs, folder),
+        + batch_run_requests(taken, batch_runs, store.layout),
         dynamic_partitions_requests=[datasets_partitions.build_add_request(new_keys)] if new_keys else None,
         cursor=json.dumps(pending),
     )

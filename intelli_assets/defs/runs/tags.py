@@ -12,4 +12,6 @@ SOURCE_TAG = "intelli/source"  # the file name the dataset came from
 BATCH_TAG = "intelli/batch"  # the inbox batch run that executed this run (`defs/inbox/batch.py`)
 BATCH_SIZE_TAG = "intelli/batch_size"  # on an inbox batch run: how many datasets it draws
 
-SENSOR_RUN_KEY_TAG = "dagster/run_key"  # Dagster's tag for a sensor's run key (no public constant)
+# Dagster's tags on a sensor's runs (no public constants)
+SENSOR_RUN_KEY_TAG = "dagster/run_key"
+SENSOR_NAME_TAG = "dagster/sensor_name"
