@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import time
 from pathlib import Path
 
@@ -25,6 +26,7 @@ GIVEN_UP, UNREADABLE = ".given-up", ".unreadable"  # set aside: `intelli doctor`
 FIELDS: dict[str, type | tuple[type, ...]] = {
     "name": str, "source_path": str, "moved_to": str, "owner": str, "key": str, "run_key": str, "stored": str,
     "new": bool, "taken_at": (int, float), "attempts": int}
+PATHS = ("source_path", "moved_to", "stored")
 
 
 def taken_dir(artifacts_root: Path) -> Path:
@@ -48,6 +50,9 @@ def read_record(path: Path) -> dict | None:
         return None
     if not isinstance(record, dict) or not all(_of_kind(record.get(name), kind) for name, kind in FIELDS.items()):
         return None
+    if not (record.get("batch_run_key") is None or isinstance(record["batch_run_key"], str)) \
+            or not math.isfinite(record["taken_at"]) or any("\0" in record[name] for name in PATHS):
+        return None
     return record
 
 
@@ -56,13 +61,15 @@ def _of_kind(value: object, kind: type | tuple[type, ...]) -> bool:
 
 
 def taken_records(records: Path) -> list[tuple[Path, dict | None]]:
-    """Every record whose run has not been seen yet (None: a record that cannot be read)."""
-    return [(path, read_record(path)) for path in sorted(records.glob("*.json"))]
+    """Every record whose run has not been seen yet, in the order the files were taken (None: a
+    record that cannot be read, last)."""
+    found = [(path, read_record(path)) for path in sorted(records.glob("*.json"))]
+    return sorted(found, key=lambda pr: (pr[1] is None, pr[1]["taken_at"] if pr[1] else 0))
 
 
-def set_aside(records: Path) -> list[str]:
-    """What the records set aside say: each file no run came of (by name), then each record
-    that could not be read."""
+def set_aside(records: Path) -> tuple[list[str], list[Path]]:
+    """The records set aside: each file no run came of (by name, where it is kept), and each
+    record that could not be read."""
     given_up = [read_record(path) for path in records.glob(f"*{GIVEN_UP}")]
-    return sorted(f"{r['name']} (kept as {r['moved_to']})" for r in given_up if r) + \
-        [f"unreadable record {path}" for path in sorted(records.glob(f"*{UNREADABLE}"))]
+    return (sorted(f"{r['name']} (kept as {r['moved_to']})" for r in given_up if r),
+            sorted(records.glob(f"*{UNREADABLE}")))

@@ -13,9 +13,11 @@ import uuid
 from pathlib import Path
 
 import dagster as dg
+import pytest
 
+from intelli_assets.dataset import file_sha256
 from intelli_assets.sample_workbook import write_sample_workbook
-from intelli_assets.taken_records import LOST_AFTER_SECONDS, taken_dir, taken_records
+from intelli_assets.taken_records import LOST_AFTER_SECONDS, record_taken, taken_dir, taken_records
 from intelli_assets_tests.test_inbox import stable_tick, taken_keys, tick
 
 
@@ -35,6 +37,19 @@ def create_run(instance: dg.DagsterInstance, run_key: str, sensor: str = "inbox"
     """What the daemon does with a sensor's run request: a run tagged with its run key."""
     instance.add_run(dg.DagsterRun(job_name="dataset_charts", run_id=str(uuid.uuid4()),
                                    tags={"dagster/run_key": run_key, "dagster/sensor_name": sensor}))
+
+
+def requested(result: dg.SensorResult) -> dict[str, tuple[str, str, Path]]:
+    """Each dataset the look asks to draw: partition -> (job, source file name, kept copy)."""
+    out = {}
+    for request in result.run_requests:
+        if request.job_name == "inbox_batch":
+            for d in request.run_config["ops"]["draw_datasets"]["config"]["datasets"]:
+                out[d["partition"]] = ("inbox_batch", d["source"], Path(d["path"]))
+        else:
+            out[request.partition_key] = (request.job_name, request.tags["intelli/source"],
+                                          Path(request.run_config["ops"]["raw_source"]["config"]["path"]))
+    return out
 
 
 def drop(box: Path, count: int, seed: int) -> list[str]:
@@ -81,24 +96,22 @@ def test_files_of_a_lost_look_get_their_runs_asked_again_then_are_given_up_on(tm
 
         age_records(box)
         again = tick(instance, box, soon.cursor)
-        assert sorted(r.partition_key for r in again.run_requests) == keys
-        assert {r.job_name for r in again.run_requests} == {"dataset_charts"}  # a run each
-        assert sorted(r.run_key for r in again.run_requests) == keys  # the same keys: the daemon makes one run each
+        drawn = requested(again)
+        assert sorted(drawn) == keys and sorted(source for _, source, _ in drawn.values()) == names
+        assert [r.job_name for r in again.run_requests] == ["inbox_batch", "dataset_charts"]  # batched as new drops are
+        assert again.run_requests[1].run_key in keys  # a lone one keeps its run key: the daemon never runs it twice
         assert sorted(again.dynamic_partitions_requests[0].partition_keys) == keys
-        source = {r.tags["intelli/source"]: r for r in again.run_requests}
-        assert sorted(source) == names and all(r.tags["intelli/origin"] == "sensor" for r in again.run_requests)
-        stored = Path(source["drop-0.xlsx"].run_config["ops"]["raw_source"]["config"]["path"])
-        assert stored.read_bytes() == (box / "processed" / "drop-0.xlsx").read_bytes()
+        assert all(kept.read_bytes() == (box / "processed" / source).read_bytes() for _, source, kept in drawn.values())
 
         instance.add_dynamic_partitions("datasets", keys)
-        create_run(instance, keys[0])  # this time the daemon created one run only
+        create_run(instance, again.run_requests[1].run_key)  # this time the daemon created the lone run only
         age_records(box)
         third = tick(instance, box, again.cursor)
-        assert sorted(r.partition_key for r in third.run_requests) == keys[1:]
+        assert sorted(requested(third)) == sorted(k for k in keys if k != again.run_requests[1].run_key)
         assert not third.dynamic_partitions_requests  # known now
 
         age_records(box)
-        assert len(tick(instance, box, third.cursor).run_requests) == 2  # the third request
+        assert len(requested(tick(instance, box, third.cursor))) == 2  # asked for again a third time
         age_records(box)
         given_up = tick(instance, box, third.cursor)
     assert given_up.run_requests == [] and taken_keys(box) == []
@@ -113,8 +126,9 @@ def test_files_of_a_lost_look_get_their_runs_asked_again_then_are_given_up_on(tm
     check = next(c for c in json.loads(doctor.stdout)["checks"] if c["name"] == "inbox")
     assert doctor.returncode == 0 and not check["ok"]  # a warning an operator sees, not a failure
     assert check["detail"].startswith(f"RuntimeError: inbox {box}: a valid file untouched for 2 s is taken")
-    assert "2 taken files no run came of" in check["detail"]
-    assert f"drop-1.xlsx (kept as {box / 'processed' / 'drop-1.xlsx'}); drop-2.xlsx" in check["detail"]
+    lost = sorted(source for key, (_, source, _) in drawn.items() if key != again.run_requests[1].run_key)
+    assert "; 2 files taken that no run came of" in check["detail"]
+    assert f"{lost[0]} (kept as {box / 'processed' / lost[0]}); {lost[1]}" in check["detail"]
 
 
 def test_odd_records_are_set_aside_and_never_cost_a_look(tmp_path):
@@ -128,7 +142,8 @@ def test_odd_records_are_set_aside_and_never_cost_a_look(tmp_path):
         record_a.write_text(json.dumps({**a, "stored": str(outside)}))  # not a copy this store kept
         Path(b["stored"]).unlink()  # its kept copy deleted since
         for n, text in enumerate(["", "[]", "null", "5", '{"run_key": "x"}', json.dumps({**b, "taken_at": "yesterday"}),
-                                  json.dumps({**b, "attempts": True})]):
+                                  json.dumps({**b, "attempts": True}), json.dumps({**b, "batch_run_key": ["x"]}),
+                                  json.dumps({**b, "stored": "a\u0000b"}), '{"taken_at": Infinity}']):
             (records_of(box) / f"odd-{n}.json").write_text(text)
         age_records(box)
         drop(box, 1, seed=110)  # a new file: the look must still take it
@@ -136,7 +151,7 @@ def test_odd_records_are_set_aside_and_never_cost_a_look(tmp_path):
         looked = tick(instance, box, first.cursor)
     assert [r.tags["intelli/source"] for r in looked.run_requests] == ["drop-0.xlsx"]  # the new one only
     aside = sorted(p.name for p in records_of(box).iterdir() if not p.name.endswith(".json"))
-    assert len(aside) == 9 and sum(name.endswith(".unreadable") for name in aside) == 8
+    assert len(aside) == 12 and sum(name.endswith(".unreadable") for name in aside) == 11
     assert [name for name in aside if name.endswith(".given-up")] == [record_b.name + ".given-up"]
 
 
@@ -152,21 +167,28 @@ def test_a_record_of_a_file_the_look_never_moved_is_dropped_and_the_file_taken_o
     with dg.instance_for_test() as instance:
         first = tick(instance, box, None)
         monkeypatch.setattr(intake, "move_processed", killed)  # a mock: the kill must land at one exact line
-        try:
+        with pytest.raises(KeyboardInterrupt):
             tick(instance, box, first.cursor)
-        except KeyboardInterrupt:
-            pass
         monkeypatch.undo()
         assert taken_keys(box) == [] and (box / "drop-0.xlsx").exists()  # the record went with the interrupted move
-        # a record whose move never happened, as a process killed outright leaves it
-        from intelli_assets.taken_records import record_taken
-
-        record_taken(records_of(box), {"name": "drop-0.xlsx", "source_path": str(box / "drop-0.xlsx"),
-                                       "moved_to": str(box / "processed" / "drop-0.xlsx"), "owner": "analyst",
-                                       "key": "drop-0-0000000000", "run_key": "drop-0-0000000000",
-                                       "stored": str(box.parent / "artifacts" / "x" / "raw" / "drop-0.xlsx"),
-                                       "new": True})
+        # the record a process killed outright between the two leaves behind
+        sha = file_sha256(box / "drop-0.xlsx")
+        kept = box.parent / "artifacts" / f"drop-0-{sha[:10]}" / "raw" / "drop-0.xlsx"
+        assert kept.read_bytes() == (box / "drop-0.xlsx").read_bytes()  # kept by the interrupted look already
+        record = {"name": "drop-0.xlsx", "source_path": str(box / "drop-0.xlsx"), "owner": "analyst",
+                  "moved_to": str(box / "processed" / "drop-0.xlsx"), "key": f"drop-0-{sha[:10]}",
+                  "run_key": f"drop-0-{sha[:10]}", "stored": str(kept), "new": True}
+        record_taken(records_of(box), record)
         age_records(box)
         taken = tick(instance, box, first.cursor)
-    assert [r.tags["intelli/source"] for r in taken.run_requests] == ["drop-0.xlsx"]  # once: by the look itself
-    assert taken.run_requests[0].partition_key != "drop-0-0000000000" and len(taken_keys(box)) == 1
+        assert list(requested(taken)) == [f"drop-0-{sha[:10]}"]  # once: by the look itself
+        assert [r.tags["intelli/source"] for r in taken.run_requests] == ["drop-0.xlsx"]
+
+        # processed/ archived by an operator, and another export dropped under that name: the record is not its
+        (box / "processed" / "drop-0.xlsx").replace(tmp_path / "archived.xlsx")
+        write_sample_workbook(box / "drop-0.xlsx", seed=121)
+        path = record_taken(records_of(box), {**record, "run_key": "earlier-look"})
+        path.write_text(json.dumps({**json.loads(path.read_text()), "taken_at": time.time() + 86400}))  # clock set back
+        lost = tick(instance, box, taken.cursor)
+    assert set(requested(lost)) == {f"drop-0-{sha[:10]}"}  # overdue, whatever its date: asked for again
+    assert (box / "drop-0.xlsx").exists()  # the new export waits for its second look

@@ -226,6 +226,13 @@ def test_the_report_of_a_filters_workbook(filters_home, filters_report, monkeypa
         name: info["total"] for name, info in manifest["summary_stats"]["facets"].items()}
 
 
+def test_a_filters_report_of_record_level_charts_only_says_they_cannot_be_drawn(filters_home, monkeypatch, capsys):
+    home, partition, _ = filters_home
+    code, _, err = report(home, monkeypatch, capsys, partition, "--charts", "priority_flows,applicant_year_heatmap")
+    assert code == 2 and err.count("\n") == 1 and "run `intelli run" not in err  # drawing first would not help
+    assert "chart 'priority_flows' needs one row per publication" in err and "'applicant_year_heatmap'" in err
+
+
 def test_the_report_html_draws_offline_in_chromium(filters_report, tmp_path, monkeypatch):
     playwright_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
     monkeypatch.setenv("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")

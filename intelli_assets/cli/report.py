@@ -60,8 +60,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--language", choices=("es", "en"), default="es", help="language of the report's text")
     p.add_argument("--title", help="the report's title (default: 'Patent landscape: <source file>')")
     p.add_argument("--charts", nargs="+", metavar="KEY",
-                   help="charts to include, in order (comma- or space-separated; default: every chart, those not "
-                        "rendered being listed as missing)")
+                   help="charts to include, in order (comma- or space-separated; default: every chart the dataset "
+                        "can feed, those not rendered being listed as missing)")
     p.add_argument("--no-descriptions", action="store_true", help="leave the charts' AI descriptions out")
     p.add_argument("--requested-by", help="who asks, recorded on the run (default: $USER)")
     p.add_argument("--json", action="store_true",

@@ -78,16 +78,25 @@ def check_inbox() -> str:
     from intelli_assets.taken_records import set_aside, taken_dir
 
     records = taken_dir(artifacts_root())
-    lost = set_aside(records)
-    if not lost:
+    given_up, unreadable = set_aside(records)
+    if not given_up and not unreadable:
         return _inbox_quiet_rule()
     try:
         detail = _inbox_quiet_rule()
-    except Exception as exc:  # noqa: BLE001 - said beside the lost files, not instead of them
+    except Exception as exc:  # noqa: BLE001 - said beside the records, not instead of them
         detail = str(exc)
-    raise RuntimeError(f"{detail}; {len(lost)} taken files no run came of (the daemon's log says why; draw each "
-                       f"with `intelli run PATH`, then remove its record in {records}): "
-                       + "; ".join(lost[:3]) + ("; …" if len(lost) > 3 else ""))
+    if given_up:
+        detail += (f"; {_count(len(given_up), 'file')} taken that no run came of (the daemon's log says why; draw "
+                   f"each with `intelli run PATH`, then remove its record in {records}): "
+                   + "; ".join(given_up[:3]) + ("; …" if len(given_up) > 3 else ""))
+    if unreadable:
+        detail += f"; {_count(len(unreadable), 'record')} of taken files that could not be read: {unreadable[0]}" + \
+            (" …" if len(unreadable) > 1 else "")
+    raise RuntimeError(detail)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _inbox_quiet_rule() -> str:

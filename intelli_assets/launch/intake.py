@@ -13,7 +13,7 @@ from pathlib import Path
 import dagster as dg
 
 from intelli_assets.artifacts import ArtifactLayout, source_record, write_atomic
-from intelli_assets.dataset import file_sha256, partition_key_for
+from intelli_assets.dataset import file_sha256, key_matches_content, partition_key_for
 from intelli_assets.defs.jobs import MAIN_JOB_NAME
 from intelli_assets.defs.runs.tags import (
     JOB_TAG,
@@ -107,7 +107,7 @@ def take_from_inbox(path: Path, known_keys: set[str], layout: ArtifactLayout,
 
 # A lost file's run is asked for again this many times (a request Dagster keeps refusing is
 # given up on, with an error in the tick's log, rather than asked for forever)
-LOST_ATTEMPTS = 3
+ASKED_AGAIN_TIMES = 3
 
 
 @dataclass
@@ -125,39 +125,60 @@ def lost_intakes(instance: dg.DagsterInstance, layout: ArtifactLayout, sensor_na
     of within `LOST_AFTER_SECONDS`: that look was lost. Records whose run exists (the file's own,
     or the inbox batch run drawing it) are removed, and so are those of a file never moved (it
     is still in the inbox: a look takes it). A record that cannot be read, names a kept copy
-    outside the artifact store or one gone since, or was asked for `LOST_ATTEMPTS` times, is
-    set aside (`set_aside` lists them)."""
+    outside the artifact store or one gone since, or was asked for again `ASKED_AGAIN_TIMES`, is
+    set aside (`set_aside` lists them). A record dated ahead of this machine's clock (a clock
+    set back since) counts as overdue."""
     now = time.time() if now is None else now
     records = taken_records(taken_dir(layout.root))
     run_keys = sorted({k for _, r in records if r for k in (r["run_key"], r.get("batch_run_key")) if k})
     created = {run.tags.get(SENSOR_RUN_KEY_TAG) for run in instance.get_runs(dg.RunsFilter(
         tags={SENSOR_RUN_KEY_TAG: run_keys, SENSOR_NAME_TAG: sensor_name}))} if run_keys else set()
     found = LostIntakes()
-    root = layout.root.resolve()
     for path, record in records:
-        if record is None or not Path(record["stored"]).resolve().is_relative_to(root):
-            found.errors.append(f"{path}: not a record of a taken file this artifact store wrote; set aside as "
-                                f"{path.name}{UNREADABLE}")
-            path.replace(path.with_name(path.name + UNREADABLE))
-        elif record["run_key"] in created or record.get("batch_run_key") in created:
-            path.unlink(missing_ok=True)
-        elif not Path(record["moved_to"]).exists() and Path(record["source_path"]).exists():
-            path.unlink(missing_ok=True)  # the look stopped before moving it: the file is still in the inbox
-        elif now - record["taken_at"] < LOST_AFTER_SECONDS:
-            found.waiting.add(record["key"])
-        elif record["attempts"] >= LOST_ATTEMPTS or not Path(record["stored"]).is_file():
-            why = (f"no run came of {LOST_ATTEMPTS} requests" if Path(record["stored"]).is_file()
-                   else f"its kept copy {record['stored']} is gone")
-            found.errors.append(f"{record['name']} (dataset {record['key']}, kept as {record['moved_to']}): {why}; "
-                                f"given up, draw it with `intelli run {shlex.quote(record['moved_to'])}`")
-            path.replace(path.with_name(path.name + GIVEN_UP))
-        else:
-            write_atomic(path, json.dumps({**record, "attempts": record["attempts"] + 1, "taken_at": now,
-                                           "batch_run_key": None}, ensure_ascii=False))
-            found.again.append((Intake(record["name"], Path(record["moved_to"]), key=record["key"], new=record["new"],
-                                       stored=Path(record["stored"]), refetch=not record["new"],
-                                       run_key=record["run_key"]), record["owner"]))
+        try:
+            look_at_record(path, record, created, layout.root.resolve(), now, found)
+        except OSError as exc:  # one record must never cost the look: tried again at the next
+            found.errors.append(f"{path}: could not be handled ({exc}); tried again at the next look")
     return found
+
+
+def look_at_record(path: Path, record: dict | None, created: set[str], root: Path, now: float,
+                   found: LostIntakes) -> None:
+    """`lost_intakes`' rule for one record; what it finds goes into `found`."""
+    if record is None or not Path(record["stored"]).resolve().is_relative_to(root):
+        found.errors.append(f"{path}: not a record of a taken file this artifact store wrote; set aside as "
+                            f"{path.name}{UNREADABLE}")
+        path.replace(path.with_name(path.name + UNREADABLE))
+    elif record["run_key"] in created or record.get("batch_run_key") in created:
+        path.unlink(missing_ok=True)
+    elif never_moved(record):
+        path.unlink(missing_ok=True)  # the look stopped before moving it: the file is still in the inbox
+    elif 0 <= now - record["taken_at"] < LOST_AFTER_SECONDS:
+        found.waiting.add(record["key"])
+    elif record["attempts"] >= ASKED_AGAIN_TIMES or not Path(record["stored"]).is_file():
+        why = (f"no run came of it, asked for again {ASKED_AGAIN_TIMES} times" if Path(record["stored"]).is_file()
+               else f"its kept copy {record['stored']} is gone")
+        found.errors.append(f"{record['name']} (dataset {record['key']}, kept as {record['moved_to']}): {why}; "
+                            f"given up, draw it with `intelli run {shlex.quote(record['moved_to'])}`")
+        path.replace(path.with_name(path.name + GIVEN_UP))
+    else:
+        write_atomic(path, json.dumps({**record, "attempts": record["attempts"] + 1, "taken_at": now,
+                                       "batch_run_key": None}, ensure_ascii=False))
+        found.again.append((Intake(record["name"], Path(record["moved_to"]), key=record["key"], new=record["new"],
+                                   stored=Path(record["stored"]), refetch=not record["new"],
+                                   run_key=record["run_key"]), record["owner"]))
+
+
+def never_moved(record: dict) -> bool:
+    """The look that wrote the record stopped before moving the file: it is still in the inbox,
+    with the content the record names (not another export dropped under that name since)."""
+    source = Path(record["source_path"])
+    if Path(record["moved_to"]).exists() or not source.is_file():
+        return False
+    try:
+        return key_matches_content(record["key"], file_sha256(source))
+    except OSError:
+        return False
 
 
 def note_batch_run(layout: ArtifactLayout, run_keys: list[str], batch_run_key: str) -> None:

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from intelli_assets.defs.common.partitions import DATASETS_PARTITIONS_NAME
 from intelli_assets.defs.reports.assets import REPORT_KEY, ReportConfig
-from intelli_assets.defs.reports.inputs import report_keys
+from intelli_assets.defs.reports.inputs import report_keys, unfed_reason
 from intelli_assets.defs.runs.ownership import owner_tags
 from intelli_assets.defs.runs.status import step_failures
 from intelli_assets.defs.runs.tags import ORIGIN_TAG, REQUESTED_BY_TAG
@@ -71,8 +71,23 @@ def check_reportable(instance: dg.DagsterInstance, partition: str, charts: list[
         if instance.fetch_materializations(dg.AssetRecordsFilter(
                 asset_key=dg.AssetKey(["charts", key]), asset_partitions=[partition]), limit=1).records:
             return
+    unfed = unfed_reasons(partition, keys)
+    if len(unfed) == len(keys):  # drawing them first would not help
+        raise ChartParamError("; ".join(unfed))
     raise IntelliError(f"nothing is rendered for partition {partition} yet: run `intelli run FILE` (or "
                        f"`--charts {','.join(keys[:3])}{',...' if len(keys) > 3 else ''}`) first")
+
+
+def unfed_reasons(partition: str, keys: list[str]) -> list[str]:
+    """Why each of these charts cannot be drawn from the partition's dataset at all (only those)."""
+    from intelli_assets.artifacts import ArtifactLayout, artifacts_root
+    from intelli_assets.dataset import load_dataset
+
+    try:
+        dataset = load_dataset(ArtifactLayout(artifacts_root()).dataset_dir(partition))
+    except IntelliError:  # not built yet: nothing to tell
+        return []
+    return [reason for key in keys if (reason := unfed_reason(key, dataset))]
 
 
 def build_report(instance: dg.DagsterInstance, partition: str, *, language: str = "es", title: str = "",

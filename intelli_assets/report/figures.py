@@ -89,7 +89,7 @@ def _counts(dataset: Dataset, facet: str) -> pd.Series:
 def _unit(dataset: Dataset, facet: str) -> str:
     """What a facet counts: families when it counts each family once per value."""
     info = ((dataset.manifest.get("summary_stats") or {}).get("facets") or {}).get(facet) or {}
-    return FAMILIES if info.get("by_family", bool(dataset.manifest.get("records"))) else PUBLICATIONS
+    return FAMILIES if info.get("by_family", dataset.has_records) else PUBLICATIONS
 
 
 def _leader(counts: pd.Series, unit: str, families: int | None, name: bool = False) -> Leader | None:

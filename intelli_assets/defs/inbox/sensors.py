@@ -65,8 +65,7 @@ class InboxFolder(dg.ConfigurableResource):
         return inbox_folder(self.path)
 
 
-def batch_run_requests(taken: list[tuple[Intake, str]], runs: int,
-                       layout: ArtifactLayout | None = None) -> list[dg.RunRequest]:
+def batch_run_requests(taken: list[tuple[Intake, str]], runs: int, layout: ArtifactLayout) -> list[dg.RunRequest]:
     """Several datasets of one tick: split, in order, among at most `runs` batch runs (one per
     core by default: each is one process and one browser). A lone dataset gets its own run.
     The records of the taken files in `layout` are told which batch run draws each."""
@@ -80,8 +79,7 @@ def batch_run_requests(taken: list[tuple[Intake, str]], runs: int,
             continue
         run_keys = [intake.run_key or intake.key for intake, _ in group]
         batch_run_key = "batch:" + hashlib.sha256("\n".join(run_keys).encode()).hexdigest()[:24]
-        if layout is not None:
-            note_batch_run(layout, run_keys, batch_run_key)
+        note_batch_run(layout, run_keys, batch_run_key)
         datasets = [{"partition": intake.key, "path": str(intake.stored), "job_id": str(uuid.uuid4()),
                      "requested_by": owner, "source": intake.name, "charts": select_charts("all", intake.stored)}
                     for intake, owner in group]
@@ -169,8 +167,7 @@ def inbox(context: dg.SensorEvaluationContext, inbox_folder: InboxFolder, store:
         else:
             context.log.info(f"{intake.name}: same content as dataset {intake.key}; nothing new")
     return dg.SensorResult(
-        run_requests=[inbox_run_request(*again) for again in lost.again]
-        + batch_run_requests(taken, batch_runs, store.layout),
+        run_requests=batch_run_requests(lost.again + taken, batch_runs, store.layout),
         dynamic_partitions_requests=[datasets_partitions.build_add_request(new_keys)] if new_keys else None,
         cursor=json.dumps(pending),
     )

@@ -38,7 +38,8 @@ class ReportConfig(dg.Config):
                                description="language of the report's own text: es or en")
     title: str = Field(default="", description="the report's title; empty: 'Patent landscape: <source file>'")
     charts: list[str] = Field(default_factory=list, description="chart keys, in the order wanted; empty: every "
-                              "chart (those without a render are listed as missing, with the reason)")
+                              "chart the dataset can feed (those without a render are listed as missing, with "
+                              "the reason; a Filters workbook feeds no record-level chart)")
     include_descriptions: bool = Field(default=True, description="add each chart's AI description, where its "
                                        "latest render has one")
 
@@ -78,8 +79,9 @@ def pdf_printer(renderer: object, log: Callable[[str], None]) -> Iterator[tuple[
     description="The landscape report of a dataset: one self-contained report.html (interactive charts, key "
                 "figures, footnotes, descriptions), the same as report.pdf (A4, printed by the warm Chromium), "
                 "report-data.xlsx (each chart's chart_data and the dataset's summary) and bundle.zip (all of it "
-                "plus each chart's PNG/SVG/chart_data). Uses the latest render of each chart; a chart that failed "
-                "or was never rendered is listed as missing with the reason.",
+                "plus each chart's PNG/SVG/chart_data). Uses the latest render of each chart the dataset can "
+                "feed (or of those asked for); a chart that failed or was never rendered is listed as missing "
+                "with the reason.",
 )
 def landscape_report(context: dg.AssetExecutionContext, config: ReportConfig, renderer: ChartRenderer,
                      store: ArtifactStore) -> dg.MaterializeResult:

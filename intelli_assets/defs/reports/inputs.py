@@ -82,7 +82,7 @@ def skip_reason(instance: dg.DagsterInstance, partition: str, key: str) -> str |
 def unfed_reason(key: str, dataset: Dataset) -> str | None:
     """Why a chart cannot be drawn from this dataset at all (a record-level chart, a dataset
     without records), or None."""
-    if not getattr(CHARTS[key], "needs_records", False) or dataset.manifest.get("records"):
+    if not getattr(CHARTS[key], "needs_records", False) or dataset.has_records:
         return None
     return (f"not drawn: chart {key!r} needs one row per publication (an Espacenet results list or a Lens.org "
             "query), and this dataset holds only pre-aggregated counts")
