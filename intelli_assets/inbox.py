@@ -252,4 +252,3 @@ def unsupported_reason(path: Path) -> str | None:
         return (f"{path.name}: unsupported file type {path.suffix or '(none)'!r}; the inbox takes Espacenet "
                 f"exports ({', '.join(SUPPORTED_SUFFIXES[:-1])}) and Lens.org query files (NAME.lens.json)")
     return None
-
