@@ -7,7 +7,7 @@ module that holds more than one `Definitions` at module scope.
 import dagster as dg
 
 from intelli_assets.defs.charts import definitions as charts
-from intelli_assets.defs.charts.resources import ChartRenderer
+from intelli_assets.defs.charts.resources import ChartRenderer, ForecastFitting
 from intelli_assets.defs.common.resources import ArtifactStore
 from intelli_assets.defs.datasets import definitions as datasets
 from intelli_assets.defs.descriptions import definitions as descriptions
@@ -18,9 +18,10 @@ from intelli_assets.defs.runs import definitions as runs
 from intelli_assets.defs.sources import definitions as sources
 
 
-def build_defs(renderer: object | None = None) -> dg.Definitions:
+def build_defs(renderer: object | None = None, forecasts: object | None = None) -> dg.Definitions:
     """The project's definitions; `renderer` replaces the run's own Chromium with one the caller
-    started and owns (the CLI starts it before its heavy imports)."""
+    started and owns (the CLI starts it before its heavy imports), `forecasts` the run's own
+    forecast worker likewise (`StartedForecasts`)."""
     return dg.Definitions.merge(
         sources.defs,
         datasets.defs,
@@ -31,7 +32,8 @@ def build_defs(renderer: object | None = None) -> dg.Definitions:
         inbox.defs,
         dg.Definitions(
             jobs=JOBS,
-            resources={"store": ArtifactStore(), "renderer": renderer or ChartRenderer()},
+            resources={"store": ArtifactStore(), "renderer": renderer or ChartRenderer(),
+                       "forecasts": forecasts or ForecastFitting()},
             executor=dg.in_process_executor,
         ),
     )

@@ -185,6 +185,19 @@ class Forecaster:
             self.worker = None
 
 
+class StartedForecasts:
+    """The run's `forecasts` resource when the caller starts the worker ahead of the run (the
+    CLI, right after reading which charts it draws, so statsmodels is imported on the other core
+    while the rest of the run is set up), in place of `ForecastFitting`, which starts one when
+    the run starts. The caller closes it."""
+
+    def __init__(self) -> None:
+        self.forecaster = Forecaster(ForecastWorker())
+
+    def close(self) -> None:
+        self.forecaster.close()
+
+
 def serve() -> None:
     """The worker's loop: import statsmodels once, then answer requests until stdin closes."""
     replies = os.fdopen(os.dup(1), "w")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
@@ -150,3 +151,41 @@ def test_a_dead_worker_falls_back_to_fitting_in_process():
         assert not worker.alive
     finally:
         forecaster.close()
+
+
+def test_intelli_run_starts_the_forecast_worker_before_its_run_and_the_run_fits_in_it(tmp_path, sample_workbook,
+                                                                                     monkeypatch, capsys):
+    """The CLI starts the worker once it knows a chart fits models, so statsmodels is imported on
+    the other core while the run is set up; the run fits in that worker and starts none of its own."""
+    import dagster as dg
+
+    from intelli_assets import forecast_worker
+    from intelli_assets.cli import main
+    from intelli_assets.defs.charts import resources
+
+    started = []
+
+    class Recorded(forecast_worker.ForecastWorker):  # the real worker, its start time noted
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            started.append((time.time(), self))
+
+    monkeypatch.setattr(forecast_worker, "ForecastWorker", Recorded)
+    monkeypatch.setattr(resources, "ForecastWorker", Recorded)  # a run's own worker would be noted too
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("INTELLI_ARTIFACTS_DIR", raising=False)
+    capsys.readouterr()
+    assert main(["run", str(sample_workbook), "--charts", "patent_forecast,top_patent_countries", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["charts"]["patent_forecast"]["status"] == "success"
+    ((at, worker),) = started  # one worker: the CLI's
+    assert not worker.alive  # closed with the CLI's run
+    with dg.DagsterInstance.from_config(str(tmp_path / "home")) as instance:
+        run = instance.get_run_record_by_id(report["run_id"])
+        warnings = [r.user_message for r in instance.all_logs(report["run_id"]) if r.level >= 30]
+    assert at < run.start_time  # started before the run
+    assert not any("forecast worker" in w for w in warnings)  # fitted there, not in the run's process
+
+    started.clear()
+    assert main(["run", str(sample_workbook), "--charts", "top_patent_countries", "--json"]) == 0
+    assert started == []  # no chart fits models: no worker

@@ -43,6 +43,11 @@ def charts_fed_by(keys: Iterable[str], has_records: bool) -> list[str]:
     return [key for key in keys if has_records or not get_chart(key).needs_records]
 
 
+def fits_models(keys: Iterable[str]) -> bool:
+    """Does any of these charts fit forecast models (and so want the forecast worker)?"""
+    return any(get_chart(key).fits_models for key in keys)
+
+
 def selects_every_chart(keys: Iterable[str]) -> bool:
     """A selection of every chart is "all" (the main job, Materialize all), not a choice."""
     return set(keys) >= set(CHARTS)

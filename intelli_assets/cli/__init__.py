@@ -96,17 +96,22 @@ def cmd_run(args: argparse.Namespace, path: Path | None = None) -> int:
     renderer = EngineRenderer(engine_from_overrides(args.set or []))  # --set engine=fast|kaleido
     if path.is_file():  # start Chromium first, on the other core, while the rest is imported
         renderer.start_in_background()
+    forecasts = None
     try:
+        from intelli_assets.charts import fits_models
+        from intelli_assets.forecast_worker import StartedForecasts
         from intelli_assets.launch import open_instance, parse_overrides, print_report, run_workbook, select_charts
 
         charts = select_charts(args.charts, path)  # 'all': what this source can feed
+        if path.is_file() and fits_models(charts):  # its statsmodels import, on the other core, while the run is set up
+            forecasts = StartedForecasts()
         overrides = parse_overrides(args.set or [])
         instance = open_instance()
         progress = None if args.json else (lambda line: print(line, file=sys.stderr, flush=True))
         report = run_workbook(path, charts, overrides, instance, progress,
                               idempotency_key=getattr(args, "idempotency_key", None),
                               requested_by=getattr(args, "requested_by", None), renderer=renderer,
-                              title_language=getattr(args, "title_language", None))
+                              title_language=getattr(args, "title_language", None), forecasts=forecasts)
     except IntelliError as exc:
         if args.json:
             print(json.dumps({"status": "invalid", "error": str(exc)}, ensure_ascii=False))
@@ -114,6 +119,8 @@ def cmd_run(args: argparse.Namespace, path: Path | None = None) -> int:
         return EXIT_INVALID
     finally:
         renderer.close()
+        if forecasts is not None:
+            forecasts.close()
     if args.json:
         print(json.dumps(report.to_dict(), ensure_ascii=False))
     else:

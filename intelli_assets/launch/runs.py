@@ -37,6 +37,7 @@ from intelli_assets.defs.runs.tags import (
     SOURCE_TAG,
 )
 from intelli_assets.errors import ChartParamError, IntelliError
+from intelli_assets.forecast_worker import StartedForecasts
 from intelli_assets.jobs import find_by_idempotency_key, load_job, retry_settings, retryable
 from intelli_assets.launch.config import chart_run_config
 from intelli_assets.rendering import FigureRenderer
@@ -175,22 +176,25 @@ def report_of_job(instance: dg.DagsterInstance, job_id: str) -> RunReport:
                                      if c.error and c.status != "skipped"])
 
 
-def main_job(renderer: FigureRenderer | None = None) -> dg.JobDefinition:
-    """The main job; with `renderer`, one whose charts are drawn by that renderer."""
+def main_job(renderer: FigureRenderer | None = None, forecasts: StartedForecasts | None = None) -> dg.JobDefinition:
+    """The main job; with `renderer` (`forecasts`), one whose charts are drawn by that renderer
+    (fit their models in that worker)."""
     from intelli_assets.definitions import build_defs, defs
 
-    return (build_defs(renderer) if renderer is not None else defs).resolve_job_def(MAIN_JOB_NAME)
+    own = renderer is not None or forecasts is not None
+    return (build_defs(renderer, forecasts) if own else defs).resolve_job_def(MAIN_JOB_NAME)
 
 
 def execute_run(instance: dg.DagsterInstance, key: str, charts: list[str], run_config: dict, tags: dict[str, str],
                 run_id: str, progress: Callable[[str], None] | None = None, ingest: bool = True,
                 on_poll: Callable[[], None] | None = None, renderer: FigureRenderer | None = None,
-                job: dg.JobDefinition | None = None) -> RunReport:
+                job: dg.JobDefinition | None = None, forecasts: StartedForecasts | None = None) -> RunReport:
     """Execute the main job for one partition in this process (ingestion steps too when
     `ingest`), Ctrl-C/SIGTERM cancelling it, and report per chart. A `renderer` given (e.g.
-    started early by the caller, which closes it) draws the charts instead of the run's own;
-    `job` is the main job already built for it (`main_job`), for callers running many."""
-    job = job or main_job(renderer)
+    started early by the caller, which closes it) draws the charts instead of the run's own, and
+    `forecasts` fits their models; `job` is the main job already built for them (`main_job`),
+    for callers running many."""
+    job = job or main_job(renderer, forecasts)
     selection = ([dg.AssetKey("raw_source"), dg.AssetKey("patent_dataset")] if ingest else []) + \
         [dg.AssetKey(["charts", k]) for k in charts]
     run_config = {**run_config, "loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}  # the CLI reports
@@ -229,7 +233,7 @@ def execute_run(instance: dg.DagsterInstance, key: str, charts: list[str], run_c
 def run_workbook(path: Path, charts: list[str], overrides: dict[str, Any], instance: dg.DagsterInstance,
                  progress: Callable[[str], None] | None = None, idempotency_key: str | None = None,
                  requested_by: str | None = None, renderer: FigureRenderer | None = None,
-                 title_language: str | None = None) -> RunReport:
+                 title_language: str | None = None, forecasts: StartedForecasts | None = None) -> RunReport:
     """Validate a source (Filters workbook, results list or Lens query file), add its partition,
     execute the main job in this process and report per chart. Raises InvalidSourceError and
     ChartParamError before touching the instance. With an idempotency key already used,
@@ -281,7 +285,7 @@ def run_workbook(path: Path, charts: list[str], overrides: dict[str, Any], insta
         if engine and renderer is None:  # the caller's own renderer already is the engine asked for
             run_config["resources"] = {"renderer": {"config": {"engine": engine}}}
         return execute_run(instance, key, charts, run_config, tags, run_id, progress, on_poll=release_once_created,
-                           renderer=renderer)
+                           renderer=renderer, forecasts=forecasts)
 
 
 def retry_chart(instance: dg.DagsterInstance, job_id: str, chart: str, progress: Callable[[str], None] | None = None,

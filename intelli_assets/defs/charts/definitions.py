@@ -1,6 +1,7 @@
 import dagster as dg
 
 from intelli_assets.defs.charts.assets import chart_assets
-from intelli_assets.defs.charts.resources import ForecastFitting
 
-defs = dg.Definitions(assets=chart_assets, resources={"forecasts": ForecastFitting()})
+# its resources (renderer, forecasts) are bound in `intelli_assets/definitions.py`, where a
+# caller may hand in services it started itself
+defs = dg.Definitions(assets=chart_assets)
