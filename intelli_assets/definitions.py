@@ -16,9 +16,10 @@ from intelli_assets.defs.jobs import JOBS
 from intelli_assets.defs.reports import definitions as reports
 from intelli_assets.defs.runs import definitions as runs
 from intelli_assets.defs.sources import definitions as sources
+from intelli_assets.forecast_worker import StartedForecasts
 
 
-def build_defs(renderer: object | None = None, forecasts: object | None = None) -> dg.Definitions:
+def build_defs(renderer: object | None = None, forecasts: StartedForecasts | None = None) -> dg.Definitions:
     """The project's definitions; `renderer` replaces the run's own Chromium with one the caller
     started and owns (the CLI starts it before its heavy imports), `forecasts` the run's own
     forecast worker likewise (`StartedForecasts`)."""

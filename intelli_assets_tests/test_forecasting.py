@@ -165,10 +165,15 @@ def test_intelli_run_starts_the_forecast_worker_before_its_run_and_the_run_fits_
 
     started = []
 
-    class Recorded(forecast_worker.ForecastWorker):  # the real worker, its start time noted
+    class Recorded(forecast_worker.ForecastWorker):  # the real worker, its start time and fits noted
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
+            self.fits = 0
             started.append((time.time(), self))
+
+        def submit(self, values: list[int], horizon: int) -> None:
+            self.fits += 1
+            super().submit(values, horizon)
 
     monkeypatch.setattr(forecast_worker, "ForecastWorker", Recorded)
     monkeypatch.setattr(resources, "ForecastWorker", Recorded)  # a run's own worker would be noted too
@@ -179,7 +184,7 @@ def test_intelli_run_starts_the_forecast_worker_before_its_run_and_the_run_fits_
     report = json.loads(capsys.readouterr().out)
     assert report["charts"]["patent_forecast"]["status"] == "success"
     ((at, worker),) = started  # one worker: the CLI's
-    assert not worker.alive  # closed with the CLI's run
+    assert worker.fits >= 1 and not worker.alive  # the run fitted in it; closed with the CLI's run
     with dg.DagsterInstance.from_config(str(tmp_path / "home")) as instance:
         run = instance.get_run_record_by_id(report["run_id"])
         warnings = [r.user_message for r in instance.all_logs(report["run_id"]) if r.level >= 30]

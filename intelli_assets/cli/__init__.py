@@ -103,9 +103,9 @@ def cmd_run(args: argparse.Namespace, path: Path | None = None) -> int:
         from intelli_assets.launch import open_instance, parse_overrides, print_report, run_workbook, select_charts
 
         charts = select_charts(args.charts, path)  # 'all': what this source can feed
+        overrides = parse_overrides(args.set or [])
         if path.is_file() and fits_models(charts):  # its statsmodels import, on the other core, while the run is set up
             forecasts = StartedForecasts()
-        overrides = parse_overrides(args.set or [])
         instance = open_instance()
         progress = None if args.json else (lambda line: print(line, file=sys.stderr, flush=True))
         report = run_workbook(path, charts, overrides, instance, progress,
@@ -118,9 +118,9 @@ def cmd_run(args: argparse.Namespace, path: Path | None = None) -> int:
         _err(str(exc))
         return EXIT_INVALID
     finally:
-        renderer.close()
-        if forecasts is not None:
+        if forecasts is not None:  # first: at once, where closing the renderer may wait for its browser
             forecasts.close()
+        renderer.close()
     if args.json:
         print(json.dumps(report.to_dict(), ensure_ascii=False))
     else:

@@ -177,8 +177,8 @@ def report_of_job(instance: dg.DagsterInstance, job_id: str) -> RunReport:
 
 
 def main_job(renderer: FigureRenderer | None = None, forecasts: StartedForecasts | None = None) -> dg.JobDefinition:
-    """The main job; with `renderer` (`forecasts`), one whose charts are drawn by that renderer
-    (fit their models in that worker)."""
+    """The main job; with `renderer` or `forecasts`, one whose charts are drawn by that renderer
+    and fit their models in that worker (each started by the caller)."""
     from intelli_assets.definitions import build_defs, defs
 
     own = renderer is not None or forecasts is not None
