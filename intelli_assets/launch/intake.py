@@ -134,9 +134,10 @@ def lost_intakes(instance: dg.DagsterInstance, layout: ArtifactLayout, sensor_na
     created = {run.tags.get(SENSOR_RUN_KEY_TAG) for run in instance.get_runs(dg.RunsFilter(
         tags={SENSOR_RUN_KEY_TAG: run_keys, SENSOR_NAME_TAG: sensor_name}))} if run_keys else set()
     found = LostIntakes()
+    root = layout.root.resolve()
     for path, record in records:
         try:
-            look_at_record(path, record, created, layout.root.resolve(), now, found)
+            look_at_record(path, record, created, root, now, found)
         except OSError as exc:  # one record must never cost the look: tried again at the next
             found.errors.append(f"{path}: could not be handled ({exc}); tried again at the next look")
     return found

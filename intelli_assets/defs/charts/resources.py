@@ -8,7 +8,7 @@ import dagster as dg
 import plotly.graph_objects as go
 from pydantic import Field, PrivateAttr
 
-from intelli_assets.charts import CHARTS
+from intelli_assets.charts import CHARTS, fits_models
 from intelli_assets.forecast_worker import Forecaster, ForecastWorker
 from intelli_assets.rendering import DEFAULT_ENGINE, EngineRenderer, Images
 from intelli_assets.rendering.prestarted import release, take_prestarted
@@ -78,7 +78,7 @@ def run_fits_models(run: Optional[dg.DagsterRun]) -> bool:
     selection = run.asset_selection if run is not None else None
     if selection is None:
         return True
-    return any(dg.AssetKey(["charts", key]) in selection for key, spec in CHARTS.items() if spec.fits_models)
+    return fits_models(key for key in CHARTS if dg.AssetKey(["charts", key]) in selection)
 
 
 class ForecastFitting(dg.ConfigurableResource):
