@@ -20,6 +20,7 @@ from intelli_assets.defs.sources.assets import raw_source
 from intelli_assets.defs.sources.resources import LensApi
 from intelli_assets.style import Style
 from intelli_assets_tests.bad_inputs import countries_workbook
+from intelli_assets_tests.fake_lens import FakeLens, write_query
 
 ASSETS = [raw_source, patent_dataset, *chart_assets]
 COUNTRIES = dg.AssetKey(["charts", "top_patent_countries"])
@@ -94,6 +95,51 @@ def test_other_params_never_overwrite_an_earlier_render(instance, tmp_path, samp
     assert all(Path(p).exists() for p in paths)
     history = instance.fetch_materializations(COUNTRIES, limit=10).records
     assert len(history) == 3  # every render is in the audit trail
+
+
+class StoreCancellingItsRun(ArtifactStore):
+    """The store, marking its run CANCELED as the run sets up: what the webserver does to a run a
+    cancel saw queued or starting (MARK_AS_CANCELED_IMMEDIATELY), with no signal reaching its
+    worker. With `hidden`, a PIPELINE_START follows, as when the cancel lands between the worker
+    loading the run and reporting its start: the status says STARTED again."""
+
+    hidden: bool = False
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        run = context.run
+        context.instance.report_run_canceled(run, "Cancelled before it started.")
+        if self.hidden:
+            context.instance.report_dagster_event(
+                dg.DagsterEvent(event_type_value="PIPELINE_START", job_name=run.job_name), run_id=run.run_id)
+            assert context.instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.STARTED
+
+
+@pytest.mark.parametrize("hidden", [False, True], ids=["status-cancelled", "cancel-hidden-by-start"])
+def test_a_run_cancelled_while_starting_draws_nothing(instance, tmp_path, sample_workbook, hidden):
+    key = partition_for(instance, sample_workbook)
+    materialize(instance, tmp_path, key, sample_workbook, [RAW, DATASET])
+    store = StoreCancellingItsRun(root=str(tmp_path), hidden=hidden)
+    result = dg.materialize(ASSETS, instance=instance, partition_key=key, selection=[COUNTRIES],
+                            resources={"store": store, "renderer": ChartRenderer(), "forecasts": ForecastFitting(),
+                                       "lens": LensApi()},
+                            raise_on_error=False)
+    assert instance.get_run_by_id(result.run_id).status == dg.DagsterRunStatus.CANCELED
+    assert instance.fetch_materializations(COUNTRIES, limit=5).records == []
+    assert not (tmp_path / key / "top_patent_countries").exists()  # no file drawn either
+
+
+def test_a_lens_fetch_cancelled_as_its_run_starts_sends_no_request(instance, tmp_path, monkeypatch):
+    monkeypatch.setenv("LENS_API_TOKEN", "lens-token-for-tests")
+    query = write_query(tmp_path, "antigen")
+    key = partition_for(instance, query)
+    with FakeLens(25) as lens:
+        result = dg.materialize([raw_source], instance=instance, partition_key=key, raise_on_error=False,
+                                resources={"store": StoreCancellingItsRun(root=str(tmp_path / "store"), hidden=True),
+                                           "lens": LensApi(base_url=lens.url)},
+                                run_config={"ops": {"raw_source": {"config": {"path": str(query)}}}})
+        assert lens.requests == []  # not one page of the API's quota spent
+    assert instance.get_run_by_id(result.run_id).status == dg.DagsterRunStatus.CANCELED
+    assert instance.fetch_materializations(RAW, limit=5).records == []
 
 
 def test_invalid_chart_param_fails_the_step_with_a_clear_message(instance, tmp_path, sample_workbook):

@@ -123,12 +123,15 @@ def test_retry_and_cancel_a_chart_and_a_job(deployment, client):
     assert job.charts["patent_forecast"].status == "success" and job.charts["patent_forecast"].attempts == 2
     assert job.status == "SUCCESS" and len(job.runs) == 2
 
-    queued = client.launch(partition, ["patent_trends_cumulative"])
-    lines = client.cancel_job(queued.job)
-    assert len(lines) == 1 and queued.run_id in lines[0]
-    assert client.wait(queued.job, timeout=120).status == "CANCELLED"
+    # cancelled at once: queued, starting or started by then (a race on any host), it ends
+    # CANCELLED; enough charts that it cannot have drawn them all before the cancel lands
+    fresh = client.launch(partition, ["patent_trends_cumulative", "patent_forecast", "cpc_treemap",
+                                      "top_patent_applicants"])
+    lines = client.cancel_job(fresh.job)
+    assert len(lines) == 1 and fresh.run_id in lines[0]
+    assert client.wait(fresh.job, timeout=120).status == "CANCELLED"
     with pytest.raises(Exception, match="nothing left to cancel"):
-        client.cancel_job(queued.job)
+        client.cancel_job(fresh.job)
 
 
 def test_unknown_chart_and_dataset_are_clear_errors(deployment, client):

@@ -22,8 +22,10 @@ from intelli_assets import inbox as inbox_module
 from intelli_assets.charts import CHARTS
 from intelli_assets.client.documents import TERMINATE
 from intelli_assets.dataset import file_sha256
+from intelli_assets.defs.charts.resources import ChartRenderer
 from intelli_assets.defs.common.resources import ArtifactStore
 from intelli_assets.defs.inbox import sensors as inbox_sensors
+from intelli_assets.defs.inbox.batch import draw_datasets
 from intelli_assets.defs.inbox.sensors import InboxFolder, inbox
 from intelli_assets.errors import IntelliError
 from intelli_assets.launch import select_charts
@@ -393,6 +395,35 @@ def test_a_waiting_batch_run_names_its_datasets_and_cancelling_it_says_which_wer
     drawn = intelli(dagster_home, "run", datasets[0]["path"], "--charts", "cpc_treemap", "--json")
     assert drawn.returncode == 0, drawn.stderr
     assert json.loads(drawn.stdout)["partition"] == datasets[0]["partition"]
+
+
+class RendererUnderAHiddenCancel(ChartRenderer):
+    """The batch's renderer, set up as a cancel lands while the batch run starts: the webserver
+    writes CANCELED, then the worker's own PIPELINE_START says STARTED again."""
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        run = context.run
+        context.instance.report_run_canceled(run, "Cancelled by test-suite before it started.")
+        context.instance.report_dagster_event(dg.DagsterEvent(event_type_value="PIPELINE_START", job_name=run.job_name),
+                                              run.run_id)
+        super().setup_for_execution(context)
+
+
+@dg.job(executor_def=dg.in_process_executor, resource_defs={"renderer": RendererUnderAHiddenCancel()})
+def batch_cancelled_as_it_starts() -> None:
+    draw_datasets()
+
+
+def test_a_batch_run_cancelled_as_it_starts_draws_no_dataset(tmp_path, dagster_home):
+    with dg.DagsterInstance.get() as instance:
+        request, datasets = one_batch_request(instance, tmp_path / "inbox", "hid", seed=95)
+        result = batch_cancelled_as_it_starts.execute_in_process(run_config=request.run_config, instance=instance,
+                                                                 tags=request.tags, raise_on_error=False)
+        assert instance.get_run_by_id(result.run_id).status == dg.DagsterRunStatus.CANCELED
+        assert instance.get_runs(dg.RunsFilter(tags={"intelli/batch": result.run_id})) == []  # no dataset's run
+        warnings = [e.message for e in instance.all_logs(result.run_id) if "not drawn" in e.message]
+        assert len(warnings) == 1 and "3 of 3 datasets not drawn" in warnings[0]
+        assert all(d["partition"] in warnings[0] for d in datasets)
 
 
 def test_a_batch_run_draws_each_dataset_in_its_own_run_and_a_bad_one_fails_alone(tmp_path, dagster_home, monkeypatch):

@@ -11,11 +11,13 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
+import dagster as dg
 import pytest
 
 from intelli_assets.client import IntelliClient
-from intelli_assets.defs.runs.warm_launcher import WARM_PID_TAG
+from intelli_assets.defs.runs.warm_launcher import WARM_PID_TAG, WarmRunLauncher
 from intelli_assets_tests.conftest import PROJECT_ROOT
 from intelli_assets_tests.servers import dagster_dev, prepare_home
 from intelli_assets_tests.test_rendering import parent_pid
@@ -145,3 +147,34 @@ def test_a_dead_warm_worker_is_caught_by_run_monitoring(deployment):
     assert job.status in ("FAILED", "PARTIAL_SUCCESS")
     messages = " ".join(e["message"] for e in client.run_events(launched.run_id) if e.get("message"))
     assert f"warm process (pid {pid}) is gone" in messages, messages[-1500:]
+
+
+@dg.op
+def nothing() -> None:
+    """An op of a run that must never start."""
+
+
+@dg.job
+def never_started():
+    nothing()
+
+
+def test_a_run_cancelled_as_the_queue_takes_it_is_not_launched():
+    """The queue's daemon checks that a run is QUEUED, then reports it STARTING and launches it;
+    a cancel landing between the two is hidden by STARTING. The launcher finds it: no worker,
+    the run ends CANCELED and says why."""
+    with dg.instance_for_test() as instance:
+        launcher = WarmRunLauncher()
+        launcher.register_instance(instance)
+        run = instance.create_run_for_job(never_started)
+        for kind in ("PIPELINE_CANCELED", "PIPELINE_STARTING"):
+            # cancelled by the webserver; then reported starting by the daemon, which saw it queued
+            # (a queued run needs a code location's origin, which an instance for tests has not)
+            instance.report_dagster_event(dg.DagsterEvent(event_type_value=kind, job_name=run.job_name), run.run_id)
+        assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.STARTING
+        # LaunchRunContext has no public import; the launcher reads only its run
+        launcher.launch_run(SimpleNamespace(dagster_run=instance.get_run_by_id(run.run_id)))
+        assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.CANCELED
+        last = instance.get_records_for_run(run.run_id, ascending=False, limit=1).records[0].event_log_entry
+        assert last.dagster_event.event_type == dg.DagsterEventType.RUN_CANCELED
+        assert "not started" in last.message

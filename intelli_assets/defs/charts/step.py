@@ -29,7 +29,7 @@ from intelli_assets.charts import CHARTS, Chart, charts_fed_by, selects_every_ch
 from intelli_assets.charts.base import records_required_message
 from intelli_assets.dataset import Dataset
 from intelli_assets.defs.charts.resources import ChartRenderer
-from intelli_assets.defs.runs.cancels import cancel_requests
+from intelli_assets.defs.runs.cancels import cancel_requests, run_cancel_requested
 from intelli_assets.defs.runs.tags import BATCH_TAG
 from intelli_assets.errors import IntelliError, StorageError
 from intelli_assets.forecast_worker import Forecaster
@@ -133,19 +133,19 @@ class ChartsStep:
         """(the whole run is cancelling, charts whose cancel was requested), from the cancel
         requests and the run's status: queries (~0.05 s each on SQLite), so read before the first
         chart and then at most once a second. A cancel from another process takes effect within
-        that and one chart. The first time, the run's status is not read: it has just started,
-        and cancelling a run also interrupts its worker."""
+        that and one chart. A cancel recorded while the run was starting counts too
+        (`run_cancel_requested`)."""
         now = time.monotonic()
-        first = self.cancels_read_at is None
-        if not first and now - self.cancels_read_at < CANCEL_POLL_SECONDS:
+        if self.cancels_read_at is not None and now - self.cancels_read_at < CANCEL_POLL_SECONDS:
             return self.run_cancelling, self.dropped
         self.cancels_read_at = now
-        run = self.context.run if first else self.context.instance.get_run_by_id(self.context.run.run_id)
+        instance = self.context.instance
+        run = instance.get_run_by_id(self.context.run.run_id)
         if run is None:
             return False, set()
         undecided = [k for k in self.undecided if k not in self.dropped]
-        self.dropped |= set(cancel_requests(self.context.instance, run, undecided))
-        self.run_cancelling = run.status == dg.DagsterRunStatus.CANCELING
+        self.dropped |= set(cancel_requests(instance, run, undecided))
+        self.run_cancelling = run_cancel_requested(instance, run)
         return self.run_cancelling, self.dropped
 
     # --- one chart --------------------------------------------------------------------------
@@ -294,6 +294,8 @@ class ChartsStep:
             # wait a poll at a time, not a whole render: a cancel must not wait for a large image
             if self.queue and wait([self.queue[0].images], timeout=CANCEL_POLL_SECONDS).done:
                 yield from self.finish(self.queue.popleft())
+        self.cancels_read_at = None  # a last look: a cancel that landed during the last chart ends the run CANCELED
+        yield from self.checkpoint()
         if self.failures:
             raise dg.Failure(
                 description="; ".join(f"{key}: {error}" for key, error in self.failures.items()),

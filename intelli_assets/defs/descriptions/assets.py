@@ -17,6 +17,7 @@ from intelli_assets.charts import CHARTS, ChartSpec
 from intelli_assets.defs.common.partitions import datasets_partitions
 from intelli_assets.defs.common.retries import NETWORK_RETRY_POLICY
 from intelli_assets.defs.descriptions.resources import OpenAIEndpoint
+from intelli_assets.defs.runs.cancels import run_cancel_requested
 from intelli_assets.defs.runs.status import step_failures
 from intelli_assets.description_files import RenderUnavailable, description_markdown, store_description
 from intelli_assets.descriptions import (
@@ -134,8 +135,7 @@ def describe_latest_render(context: dg.AssetExecutionContext, chart: str, config
             "event": name, **{k: _metadata_value(v) for k, v in fields.items() if v is not None}}))
 
     def cancelled() -> bool:
-        run = context.instance.get_run_by_id(context.run.run_id)
-        return run is not None and run.status == dg.DagsterRunStatus.CANCELING
+        return run_cancel_requested(context.instance, context.instance.get_run_by_id(context.run.run_id))
 
     try:
         description = describe(endpoint, request, png, on_event, cancelled)

@@ -10,6 +10,7 @@ from pydantic import Field
 
 from intelli_assets.defs.charts.resources import ChartRenderer
 from intelli_assets.defs.jobs import max_runtime
+from intelli_assets.defs.runs.cancels import run_cancel_requested
 from intelli_assets.launch.batch import CANCELLED, DRAWN_BEFORE, NOT_RUN, SUCCESS, BatchItem, execute_batch
 
 BATCH_JOB_NAME = "inbox_batch"
@@ -40,7 +41,7 @@ def draw_datasets(context: dg.OpExecutionContext, config: InboxBatchConfig, rend
 
     def stop_requested() -> bool:  # terminated, or failed from outside (e.g. over its time limit)
         run = context.instance.get_run_by_id(context.run_id)
-        return run is not None and run.status != dg.DagsterRunStatus.STARTED
+        return run is not None and (run.status != dg.DagsterRunStatus.STARTED or run_cancel_requested(context.instance, run))
 
     outcomes = execute_batch(context.instance, items, context.run_id, renderer.engine_renderer,
                              stop_requested, context.log.info)

@@ -21,6 +21,7 @@ from intelli_assets.defs.charts.resources import ChartRenderer
 from intelli_assets.defs.common.partitions import datasets_partitions
 from intelli_assets.defs.common.resources import ArtifactStore
 from intelli_assets.defs.reports.inputs import report_charts, report_keys
+from intelli_assets.defs.runs.cancels import run_cancel_requested
 from intelli_assets.errors import IntelliError
 from intelli_assets.rendering import FigureRenderer
 from intelli_assets.report import make_report, write_report
@@ -96,8 +97,7 @@ def landscape_report(context: dg.AssetExecutionContext, config: ReportConfig, re
     def stop_if_cancelled() -> None:
         """A cancel (the UI's, or Ctrl-C/SIGTERM of `intelli report`) takes effect between steps;
         a report cut short leaves no folder behind."""
-        run = context.instance.get_run_by_id(run_id)
-        if run is not None and run.status == dg.DagsterRunStatus.CANCELING:
+        if run_cancel_requested(context.instance, context.instance.get_run_by_id(run_id)):
             raise dg.DagsterExecutionInterruptedError("the run was cancelled")
 
     try:

@@ -25,6 +25,7 @@ from typing import Any
 
 import dagster as dg
 
+from intelli_assets.defs.runs.cancels import run_cancel_recorded
 from intelli_assets.defs.runs.ownership import OWNER_PROCESS_TAG
 from intelli_assets.defs.runs.zygote import PRESTART_ENV, code_version
 
@@ -130,6 +131,9 @@ class WarmRunLauncher(dg.DefaultRunLauncher):
 
     def launch_run(self, context: Any) -> None:
         run = context.dagster_run
+        if run_cancel_recorded(self._instance, run.run_id):  # cancelled while the queue took it
+            self._instance.report_run_canceled(run, "Cancelled while the queue was starting it; not started.")
+            return
         pointer = getattr(getattr(run.job_code_origin, "repository_origin", None), "code_pointer", None)
         if self._warm and getattr(pointer, "module", None) == CODE_MODULE:
             pid = None

@@ -13,6 +13,7 @@ from intelli_assets.dataset import file_sha256, key_matches_content, partition_k
 from intelli_assets.defs.common.partitions import datasets_partitions
 from intelli_assets.defs.common.resources import ArtifactStore
 from intelli_assets.defs.common.retries import NETWORK_RETRY_POLICY
+from intelli_assets.defs.runs.cancels import run_cancel_requested
 from intelli_assets.defs.sources.resources import LensApi
 from intelli_assets.errors import IntelliError
 from intelli_assets.lens import LensError, LensPage, read_lens_query
@@ -96,14 +97,13 @@ def _fetch_lens(context: dg.AssetExecutionContext, layout: ArtifactLayout, key: 
     """Fetch every page of the query into a new fetch folder; the dataset reads the newest
     complete one."""
     query = read_lens_query(query_file)
-    fetch_id = f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}Z-{context.run_id[:8]}"
+    fetch_id = f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}Z-{context.run.run_id[:8]}"
     folder = layout.fetch_dir(key, fetch_id)
     kept: list[int] = []
     last_report = [0.0]
 
     def stop_if_cancelled() -> None:
-        run = context.instance.get_run_by_id(context.run_id)
-        if run is not None and run.status == dg.DagsterRunStatus.CANCELING:
+        if run_cancel_requested(context.instance, context.instance.get_run_by_id(context.run.run_id)):
             raise FetchCancelled
 
     def on_page(page: LensPage) -> None:
@@ -128,6 +128,7 @@ def _fetch_lens(context: dg.AssetExecutionContext, layout: ArtifactLayout, key: 
 
     started = time.perf_counter()
     try:
+        stop_if_cancelled()  # cancelled while the run started: no request at all
         with lens.client(sleep=sleep) as client:
             fetched = client.fetch(query, on_page, progress)
     except LensError as exc:
