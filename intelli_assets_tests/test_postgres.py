@@ -95,6 +95,37 @@ def test_homes_sharing_one_database_set_it_up_at_once(request, tmp_path, postgre
         assert "postgres:" in (home.path / "dagster.yaml").read_text() and home.stored_runs() == {}
 
 
+def test_a_set_up_that_loses_the_table_race_tries_again(request, tmp_path, postgres_server: PostgresServer):
+    """Two homes creating a new database's tables at once: the loser's CREATE TABLE can fail on
+    the table's row type, which another process has just created (42710, seen in CI), and which
+    dagster-postgres does not retry. A type of that name stands in for the other process: the
+    set-up must say so and try again, and succeed once that process has made its tables."""
+    from dagster_postgres import PostgresScheduleStorage
+    from dagster_postgres.utils import pg_url_from_config
+
+    home = make_instance_home(request, tmp_path / "home", "postgres")
+    other = postgres_server.connect(home.database)
+    other.autocommit = True
+    try:
+        other.cursor().execute("CREATE TYPE instigators AS ENUM ('x')")
+        setup = open_instance_in(home)
+        lines = []
+        while "trying again" not in (line := setup.stderr.readline()):
+            assert line, "".join(lines)  # it ended without trying again
+            lines.append(line)
+        # the other process done: the type was its table's, created with the rest of its tables
+        other.cursor().execute("DROP TYPE instigators")
+        PostgresScheduleStorage.create_clean_storage(pg_url_from_config({"postgres_db": {
+            "username": postgres_server.user, "password": postgres_server.password, "hostname": postgres_server.host,
+            "port": postgres_server.port, "db_name": home.database, "scheme": "postgresql+psycopg2"}})).dispose()
+    finally:
+        other.close()
+    assert setup.wait(timeout=180) == 0, "".join(lines) + setup.stderr.read()
+    assert postgres_server.query(home.database, "SELECT count(*) FROM instigators") == [(0,)]
+    limits = postgres_server.query(home.database, 'SELECT concurrency_key, "limit" FROM concurrency_limits')
+    assert dict(limits) == POOL_LIMITS
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", ["postgres"])  # SQLite: test_run_hardening.py
 def test_a_killed_run_on_postgres_is_failed_at_the_next_start(backend_home: InstanceHome, sample_workbook):

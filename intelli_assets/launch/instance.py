@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import shutil
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,6 +21,10 @@ from intelli_assets.errors import IntelliError
 INSTANCE_TEMPLATE = Path(__file__).resolve().parent.parent / "dagster.yaml"
 POOL_LIMITS = {"ingestion_io": 4, "charts_cpu": 2, "ai": 2}  # the old backend's Celery queue sizes
 DATABASE_LOCK_KEY = 0x1A7E11_5E7  # any fixed bigint: PostgreSQL's advisory lock for our set-up
+# duplicate_table, duplicate_object: another home creating the same PostgreSQL tables right now
+TABLE_RACE_CODES = {"42P07", "42710"}
+TABLE_RACE_ATTEMPTS = 8
+log = logging.getLogger(__name__)
 
 
 
@@ -77,6 +83,31 @@ def ensure_pool_limits(instance: dg.DagsterInstance) -> list[str]:
     return missing
 
 
+def instance_with_tables() -> dg.DagsterInstance:
+    """The instance, its tables created. Homes sharing a new PostgreSQL database create the same
+    tables at once, and the loser of that race fails; dagster-postgres retries a duplicate table
+    but not the duplicate row type (42710) the same race raises, so the whole set-up is tried
+    again: the tables are there by then."""
+    attempt = 1
+    while True:
+        instance = None
+        try:
+            instance = dg.DagsterInstance.get()
+            instance.get_runs(limit=1)  # run storage, event index and schedule tables, created now
+            instance.all_instigator_state()
+            return instance
+        except Exception as exc:
+            if instance is not None:
+                instance.dispose()
+            if getattr(getattr(exc, "orig", None), "pgcode", None) not in TABLE_RACE_CODES or \
+                    attempt == TABLE_RACE_ATTEMPTS:
+                raise
+            log.warning("another process is creating the instance's PostgreSQL tables at the same time; trying "
+                        "again (attempt %d of %d)", attempt + 1, TABLE_RACE_ATTEMPTS)
+        time.sleep(0.1 * attempt)
+        attempt += 1
+
+
 def open_instance() -> dg.DagsterInstance:
     """The instance in $DAGSTER_HOME (SQLite, or PostgreSQL if its dagster.yaml says so), set
     up (tables, pool limits) under a lock, with the runs of dead `intelli` processes marked
@@ -84,12 +115,10 @@ def open_instance() -> dg.DagsterInstance:
     home = prepare_home()
     with setup_lock(home):
         try:
-            instance = dg.DagsterInstance.get()
+            instance = instance_with_tables()
         except dg.DagsterInvalidConfigError as exc:  # a typo in dagster.yaml: say so, not a traceback
             problems = "; ".join(error.message for error in exc.errors) or str(exc)
             raise IntelliError(f"{home / 'dagster.yaml'}: {problems}") from None
-        instance.get_runs(limit=1)  # run storage, event index and schedule tables, created now
-        instance.all_instigator_state()
         with database_lock(instance):
             ensure_pool_limits(instance)
             fail_orphaned_runs(instance)
