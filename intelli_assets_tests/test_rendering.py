@@ -275,6 +275,21 @@ def test_a_command_to_a_gone_page_fails_at_once(end_page):
         browser.close()
 
 
+def test_the_browser_starts_no_hidden_browser_ui():
+    """Headless Chromium 140+ loads the omnibox popup's WebUI at start, in a renderer process of
+    its own (~1 CPU-s a start, more than the browser itself); the flags keep it out."""
+    browser = ChromiumPipe()
+    browser.start()
+    try:
+        browser.open_page()
+        targets = browser.send("Target.getTargets")["targetInfos"]
+        assert [(t["type"], t["url"]) for t in targets] == [("page", "about:blank"), ("page", "about:blank")]
+        assert browser_processes(browser.process.pid, b"--type=renderer")  # the page's own renderer
+        assert browser_processes(browser.process.pid, b"--top-chrome-webui") == []
+    finally:
+        browser.close()
+
+
 def test_bad_figure_is_a_render_error_not_a_dead_browser(renderer):
     fig = go.Figure()
     fig.update_layout(width=400, height=300)
