@@ -290,6 +290,32 @@ def test_the_browser_starts_no_hidden_browser_ui():
         browser.close()
 
 
+def flaky_chromium(tmp_path: Path, failures: int) -> tuple[Path, Path]:
+    """A Chromium whose first `failures` starts exit at once (each noted in a log file)."""
+    log = tmp_path / "starts.log"
+    script = tmp_path / "flaky-chromium"
+    script.write_text(f"#!/bin/sh\necho start >> '{log}'\n"
+                      f"[ $(wc -l < '{log}') -le {failures} ] && exit 1\nexec '{find_chromium()}' \"$@\"\n")
+    script.chmod(0o755)
+    return script, log
+
+
+def test_a_chromium_that_exits_as_it_starts_is_started_once_more(tmp_path, caplog):
+    script, starts = flaky_chromium(tmp_path, failures=1)
+    with FigureRenderer(str(script)) as r:
+        assert png_size(r.render(go.Figure(go.Bar(x=["a"], y=[1]), layout={"width": 300, "height": 200}),
+                                 ["png"])["png"]) == (300, 200)
+    assert starts.read_text().split() == ["start", "start"]
+    assert "Chromium failed while starting (Chromium closed its pipe during" in caplog.text
+
+
+def test_a_chromium_that_exits_at_every_start_is_a_clear_error_after_two_tries(tmp_path):
+    script, starts = flaky_chromium(tmp_path, failures=99)
+    with pytest.raises(BrowserError, match="Chromium closed its pipe during Target.setDiscoverTargets"):
+        FigureRenderer(str(script)).start()
+    assert starts.read_text().split() == ["start", "start"]
+
+
 def test_bad_figure_is_a_render_error_not_a_dead_browser(renderer):
     fig = go.Figure()
     fig.update_layout(width=400, height=300)

@@ -198,19 +198,25 @@ class FigureRenderer:
             f"<script>{PAGE_SCRIPT}</script></head><body></body></html>"
         )
         executable = self.executable or find_chromium()
-        self._browser = ChromiumPipe(executable, timeout=self.start_timeout)
-        self._browser.start()
-        try:
-            self._session = self._browser.open_page()
-            self._browser.send("Page.navigate", {"url": page.as_uri()}, self._session)
-            self._wait_ready()
-            self._warm_up()
-        except BrowserTimeout:
-            self._browser.close()
-            raise no_answer(executable, self.start_timeout) from None
-        except BrowserError:
-            self._browser.close()
-            raise
+        for attempt in (1, 2):
+            self._browser = ChromiumPipe(executable, timeout=self.start_timeout)
+            self._browser.start()
+            try:
+                self._session = self._browser.open_page()
+                self._browser.send("Page.navigate", {"url": page.as_uri()}, self._session)
+                self._wait_ready()
+                self._warm_up()
+                break
+            except BrowserTimeout:
+                self._browser.close()
+                raise no_answer(executable, self.start_timeout) from None
+            except BrowserError as exc:
+                self._browser.close()
+                if attempt == 2:
+                    raise
+                # a Chromium that exits as it starts (seen about once in a hundred starts on a
+                # busy host) is started once more: cheaper than the caller's kaleido fallback
+                log.warning("Chromium failed while starting (%s); starting it once more", exc)
         self._browser.timeout = self.timeout
 
     def _crashed(self, error: BrowserError) -> None:
