@@ -218,6 +218,7 @@ def test_a_browser_that_never_answers_is_named_with_both_engines_reasons_without
                                 f"kaleido: {no_answer}"
     tries = [r.message for r in caplog.records if "kaleido's browser did not start" in r.message]
     assert tries == [f"kaleido's browser did not start (attempt 1 of 3): {no_answer}"]  # a new one would hang too
+    assert "starting it once more" not in caplog.text  # nor is the fast renderer's hung browser started again
 
 
 def test_a_missing_browser_stops_kaleido_at_once_with_the_reason(monkeypatch, tmp_path, caplog):

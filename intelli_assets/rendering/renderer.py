@@ -15,6 +15,7 @@ import json
 import logging
 import re
 import shutil
+import subprocess
 import threading
 import time
 from collections.abc import Iterable, Sequence
@@ -128,6 +129,17 @@ def figure_size(fig: go.Figure) -> tuple[int, int]:
     return int(fig.layout.width or DEFAULT_SIZE[0]), int(fig.layout.height or DEFAULT_SIZE[1])
 
 
+def exit_code(browser: ChromiumPipe, wait: float = 0.5) -> int | None:
+    """The code a browser whose pipe failed exited with (its exit closed the pipe a moment
+    before), or None if it is still running."""
+    if browser.process is None:
+        return None
+    try:
+        return browser.process.wait(timeout=wait)
+    except subprocess.TimeoutExpired:
+        return None
+
+
 class FigureRenderer:
     """One Chromium with one page holding plotly.js; restarts the browser if it dies."""
 
@@ -150,7 +162,11 @@ class FigureRenderer:
         self.restarts = 0
 
     def __enter__(self) -> FigureRenderer:
-        self.start()
+        try:
+            self.start()
+        except BaseException:
+            self.close()  # its page folder too: `with` calls no __exit__ for a failed __enter__
+            raise
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -211,12 +227,16 @@ class FigureRenderer:
                 self._browser.close()
                 raise no_answer(executable, self.start_timeout) from None
             except BrowserError as exc:
+                code = exit_code(self._browser)
                 self._browser.close()
-                if attempt == 2:
+                if code is None:  # alive: its page failed (plotly.js not loaded...), as it would again
                     raise
                 # a Chromium that exits as it starts (seen about once in a hundred starts on a
                 # busy host) is started once more: cheaper than the caller's kaleido fallback
-                log.warning("Chromium failed while starting (%s); starting it once more", exc)
+                exited = f"the browser at {executable} exited (code {code}) as it started ({exc})"
+                if attempt == 2:
+                    raise BrowserError(f"{exited}, twice; check BROWSER_PATH or the Chromium install") from None
+                log.warning("%s; starting it once more", exited)
         self._browser.timeout = self.timeout
 
     def _crashed(self, error: BrowserError) -> None:
