@@ -42,7 +42,7 @@ CHROMIUM_FLAGS = (
     "--hide-scrollbars",
     "--allow-file-access-from-files",
     "--remote-debugging-pipe",
-    # headless Chromium 140+ preloads the omnibox popup's WebUI in a renderer of its own: ~1 CPU-s
+    # headless Chromium (156 here) preloads the omnibox popup's WebUI in a renderer of its own: ~1 CPU-s
     # at every start for a window no one sees; a spare renderer is another process never used
     "--disable-features=WebUIOmniboxPopup,WebUIOmniboxAimPopup,PreloadTopChromeWebUI,"
     "SpareRendererForSitePerProcess,Translate,OptimizationHints,MediaRouter",
