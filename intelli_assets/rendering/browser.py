@@ -153,6 +153,7 @@ class ChromiumPipe:
         self._discovering = False
         self._targets: dict[str, str] = {}  # session id -> target id of the pages we attached to
         self._gone: dict[str, str] = {}  # session id -> why its page is gone
+        self.pipe_closed = False  # its end of the pipe closed: it exited, or is about to
 
     def start(self) -> None:
         if not (Path(self.executable).is_file() and os.access(self.executable, os.X_OK)):
@@ -187,6 +188,7 @@ class ChromiumPipe:
         self._discovering = False
         self._targets.clear()
         self._gone.clear()
+        self.pipe_closed = False
 
     @property
     def alive(self) -> bool:
@@ -244,6 +246,7 @@ class ChromiumPipe:
                 continue
             chunk = os.read(self._from_child_r, 1 << 20)
             if not chunk:
+                self.pipe_closed = True
                 raise BrowserError(f"Chromium closed its pipe during {method}")
             self._buffer += chunk
 
@@ -259,6 +262,11 @@ class ChromiumPipe:
             session_id = next((s for s, t in self._targets.items() if t == params.get("targetId")), None)
         if session_id in self._targets:
             self._gone.setdefault(session_id, PAGE_GONE_EVENTS[method])
+
+    @property
+    def pages_gone(self) -> bool:
+        """A page we attached to is gone (its renderer crashed or was killed, or it closed)."""
+        return bool(self._gone)
 
     def _raise_if_gone(self, session_id: str | None, method: str) -> None:
         if session_id in self._gone:

@@ -15,6 +15,7 @@ import json
 import logging
 import re
 import shutil
+import signal
 import subprocess
 import threading
 import time
@@ -129,15 +130,28 @@ def figure_size(fig: go.Figure) -> tuple[int, int]:
     return int(fig.layout.width or DEFAULT_SIZE[0]), int(fig.layout.height or DEFAULT_SIZE[1])
 
 
-def exit_code(browser: ChromiumPipe, wait: float = 0.5) -> int | None:
-    """The code a browser whose pipe failed exited with (its exit closed the pipe a moment
-    before), or None if it is still running."""
-    if browser.process is None:
-        return None
-    try:
-        return browser.process.wait(timeout=wait)
-    except subprocess.TimeoutExpired:
-        return None
+def start_failure(browser: ChromiumPipe, wait: float = 0.5) -> str | None:
+    """What died in a browser whose start failed: the browser (its exit code or signal; its
+    exit closes the pipe a moment before it can be waited for), or its page's renderer. None
+    if both live: its page failed (plotly.js not loaded...), and would fail again."""
+    code = None
+    if browser.process is not None:
+        try:
+            code = browser.process.wait(timeout=wait)
+        except subprocess.TimeoutExpired:
+            pass
+    if code is not None and code < 0:
+        try:
+            return f"was killed by signal {-code} ({signal.Signals(-code).name})"
+        except ValueError:
+            return f"was killed by signal {-code}"
+    if code is not None:
+        return f"exited (code {code})"
+    if browser.pipe_closed:
+        return "closed its pipe"
+    if browser.pages_gone:
+        return "lost its page's renderer"
+    return None
 
 
 class FigureRenderer:
@@ -225,18 +239,20 @@ class FigureRenderer:
                 break
             except BrowserTimeout:
                 self._browser.close()
+                self._browser = None  # never ran: a later start is not a restart
                 raise no_answer(executable, self.start_timeout) from None
             except BrowserError as exc:
-                code = exit_code(self._browser)
+                died = start_failure(self._browser)
                 self._browser.close()
-                if code is None:  # alive: its page failed (plotly.js not loaded...), as it would again
+                self._browser = None
+                if died is None:  # its page failed, as it would again
                     raise
                 # a Chromium that exits as it starts (seen about once in a hundred starts on a
                 # busy host) is started once more: cheaper than the caller's kaleido fallback
-                exited = f"the browser at {executable} exited (code {code}) as it started ({exc})"
+                failed = f"the browser at {executable} {died} as it started ({exc})"
                 if attempt == 2:
-                    raise BrowserError(f"{exited}, twice; check BROWSER_PATH or the Chromium install") from None
-                log.warning("%s; starting it once more", exited)
+                    raise BrowserError(f"{failed}, twice; check BROWSER_PATH or the Chromium install") from None
+                log.warning("%s; starting it once more", failed)
         self._browser.timeout = self.timeout
 
     def _crashed(self, error: BrowserError) -> None:
